@@ -1,0 +1,23 @@
+"""Size and range limits of protocol v1, enforced on both sides and reported by hello."""
+
+# python-osc's UDP server silently drops larger datagrams; we refuse them with a fail reply.
+MAX_UDP_DATAGRAM = 8192
+# A TCP (SLIP) frame larger than this closes the connection: it can only be hostile.
+MAX_TCP_FRAME = 65536
+# A TCP connection that sends nothing for this long is closed, so a half-sent frame
+# cannot hold a connection slot forever.
+TCP_IDLE_TIMEOUT_S = 30.0
+MAX_TCP_CONNECTIONS = 32
+
+MAX_ID_CHARS = 64
+MAX_PROMPT_CHARS = 1000
+MAX_PATH_CHARS = 1024
+MIN_BPM, MAX_BPM = 20.0, 300.0
+MIN_BARS, MAX_BARS = 1, 64
+MAX_VARIATIONS = 8
+MAX_STEMS = 8
+SAMPLE_RATES = (32000, 44100, 48000, 88200, 96000)
+FORMATS = ("wav16", "wav24", "float32")
+STEM_NAMES = ("mix", "drums", "bass", "keys", "guitar", "strings", "pads", "lead")
+# A jobs reply lists at most this many jobs (newest first) so it fits one datagram.
+MAX_LISTED_JOBS = 64

@@ -1,0 +1,292 @@
+"""The server side of the transports: UDP datagrams and TCP with SLIP framing.
+
+An ``OscListener`` receives packets, decodes and checks them against the schemas, enforces
+size limits and the shared token, and hands each good request to a handler together with a
+``Replier`` that sends replies back to the client. Nothing a client sends can stop it: every
+bad packet is answered with a fail reply (or the TCP connection is closed) and serving goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import ipaddress
+import logging
+import socket
+import threading
+from collections.abc import Callable
+
+from bridge import limits
+from bridge.errors import ErrorCode, ProtocolError
+from bridge.messages import Fail, Request
+from bridge.schema import Message, decode, encode
+from bridge.slip import BadFrame, FrameTooLarge, SlipDecoder, encode_frame
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 7770
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` names only this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Replier:
+    """Sends replies to one client: a UDP address or a TCP connection."""
+
+    def __init__(self, send_bytes: Callable[[bytes], None], peer: str, max_size: int) -> None:
+        self._send_bytes = send_bytes
+        self.peer = peer
+        self._max_size = max_size
+
+    def send(self, message: Message) -> None:
+        """Encode and send; a reply too large for the transport becomes a too_large fail."""
+        data = encode(message)
+        if len(data) > self._max_size:
+            log.error("reply %s of %d bytes is too large", message.ADDRESS, len(data))
+            data = encode(
+                Fail(
+                    request_id=message.request_id,
+                    code=ErrorCode.TOO_LARGE,
+                    message=f"the {message.ADDRESS} reply would be {len(data)} bytes; "
+                    "read the job's metadata file instead",
+                )
+            )
+        try:
+            self._send_bytes(data)
+        except OSError as exc:  # the client went away; it can ask for status later
+            log.info("could not reply to %s: %s", self.peer, exc)
+
+
+Handler = Callable[[Request, Replier], None]
+
+
+class OscListener:
+    """Listens on UDP (always) and TCP (when ``tcp_port`` is given) and dispatches requests."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        host: str = "127.0.0.1",
+        udp_port: int = DEFAULT_PORT,
+        tcp_port: int | None = None,
+        token: str = "",
+        idle_timeout: float = limits.TCP_IDLE_TIMEOUT_S,
+    ) -> None:
+        if not is_loopback(host) and not token:
+            raise ValueError(
+                f"listening on {host} (not loopback) requires a shared token (--token)"
+            )
+        self._handler = handler
+        self._token = token
+        self._idle_timeout = idle_timeout
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+        self._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._udp.bind((host, udp_port))
+        self._udp.settimeout(0.2)
+        self._tcp: socket.socket | None = None
+        if tcp_port is not None:
+            self._tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._tcp.bind((host, tcp_port))
+            self._tcp.listen(limits.MAX_TCP_CONNECTIONS)
+            self._tcp.settimeout(0.2)
+
+    @property
+    def udp_address(self) -> tuple[str, int]:
+        """(host, port) the UDP socket is bound to."""
+        return self._udp.getsockname()
+
+    @property
+    def tcp_address(self) -> tuple[str, int] | None:
+        """(host, port) of the TCP listener, or None without one."""
+        return self._tcp.getsockname() if self._tcp else None
+
+    def start(self) -> None:
+        """Start the receive threads."""
+        self._spawn(self._serve_udp, "osc-udp")
+        if self._tcp is not None:
+            self._spawn(self._serve_tcp, "osc-tcp-accept")
+
+    def stop(self) -> None:
+        """Stop receiving, close every socket and wait for the threads."""
+        self._stopping.set()
+        with self._connections_lock:
+            for conn in self._connections:
+                _close(conn)
+        for thread in self._threads:
+            thread.join(timeout=2)
+        self._udp.close()
+        if self._tcp is not None:
+            self._tcp.close()
+
+    def _spawn(self, target: Callable[..., None], name: str, *args: object) -> None:
+        thread = threading.Thread(target=target, name=name, args=args, daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()]
+        self._threads.append(thread)
+        thread.start()
+
+    # ------------------------------------------------------------------------- UDP
+
+    def _serve_udp(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                data, sender = self._udp.recvfrom(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                if self._stopping.is_set():
+                    return
+                continue  # e.g. ICMP port unreachable reported on Linux; keep serving
+
+            def send_to(payload: bytes, address: tuple[str, int] = sender) -> None:
+                self._udp.sendto(payload, address)
+
+            if len(data) > limits.MAX_UDP_DATAGRAM:
+                self._refuse(
+                    Replier(send_to, f"udp:{sender}", limits.MAX_UDP_DATAGRAM),
+                    ProtocolError(
+                        ErrorCode.TOO_LARGE,
+                        f"datagram of {len(data)} bytes; the limit is {limits.MAX_UDP_DATAGRAM}",
+                    ),
+                )
+                continue
+            self._dispatch(data, sender, udp_sender=sender)
+
+    # ------------------------------------------------------------------------- TCP
+
+    def _serve_tcp(self) -> None:
+        assert self._tcp is not None
+        while not self._stopping.is_set():
+            try:
+                conn, peer = self._tcp.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                if self._stopping.is_set():
+                    return
+                continue
+            with self._connections_lock:
+                if len(self._connections) >= limits.MAX_TCP_CONNECTIONS:
+                    log.warning("refusing %s: too many connections", peer)
+                    _close(conn)
+                    continue
+                self._connections.add(conn)
+            self._spawn(self._serve_connection, f"osc-tcp-{peer[1]}", conn, peer)
+
+    def _serve_connection(self, conn: socket.socket, peer: tuple[str, int]) -> None:
+        conn.settimeout(self._idle_timeout)
+        send_lock = threading.Lock()
+
+        def send_frame(payload: bytes) -> None:
+            with send_lock:
+                conn.sendall(encode_frame(payload))
+
+        replier = Replier(send_frame, f"tcp:{peer}", limits.MAX_TCP_FRAME)
+        decoder = SlipDecoder(limits.MAX_TCP_FRAME)
+        try:
+            while not self._stopping.is_set():
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                for frame in decoder.feed(chunk):
+                    self._dispatch(frame, peer, replier=replier)
+        except (FrameTooLarge, BadFrame) as exc:
+            log.warning("closing %s: %s", peer, exc)
+            self._refuse(replier, ProtocolError(ErrorCode.TOO_LARGE, str(exc)))
+        except OSError:  # idle timeout or reset: drop the connection, keep serving
+            pass
+        finally:
+            with self._connections_lock:
+                self._connections.discard(conn)
+            _close(conn)
+
+    # --------------------------------------------------------------------- dispatch
+
+    def _dispatch(
+        self,
+        data: bytes,
+        peer: tuple[str, int],
+        *,
+        udp_sender: tuple[str, int] | None = None,
+        replier: Replier | None = None,
+    ) -> None:
+        """Decode, authenticate and hand one packet to the handler; answer every failure."""
+        message: Message | None = None
+        try:
+            message = decode(data)
+        except ProtocolError as exc:
+            self._refuse(replier or self._udp_replier(peer, exc.reply_port), exc)
+            return
+        if udp_sender is not None:
+            port = message.reply_port if isinstance(message, Request) else 0
+            replier = self._udp_replier(udp_sender, port)
+        assert replier is not None
+        if not isinstance(message, Request):
+            self._refuse(
+                replier,
+                ProtocolError(
+                    ErrorCode.UNKNOWN_ADDRESS,
+                    f"{message.ADDRESS} is a reply, not a request",
+                    message.request_id,
+                ),
+            )
+            return
+        if self._token and not hmac.compare_digest(message.token.encode(), self._token.encode()):
+            self._refuse(
+                replier,
+                ProtocolError(ErrorCode.UNAUTHORIZED, "missing or wrong token", message.request_id),
+            )
+            return
+        try:
+            self._handler(message, replier)
+        except ProtocolError as exc:
+            self._refuse(replier, exc)
+        except Exception:  # a handler bug must never stop the server
+            log.exception("handler failed on %s", message.ADDRESS)
+            self._refuse(
+                replier,
+                ProtocolError(
+                    ErrorCode.INTERNAL, "internal error; see the engine log", message.request_id
+                ),
+            )
+
+    def _udp_replier(self, sender: tuple[str, int], reply_port: int) -> Replier:
+        address = (sender[0], reply_port or sender[1])
+
+        def send_to(payload: bytes) -> None:
+            self._udp.sendto(payload, address)
+
+        return Replier(send_to, f"udp:{address}", limits.MAX_UDP_DATAGRAM)
+
+    @staticmethod
+    def _refuse(replier: Replier, error: ProtocolError) -> None:
+        replier.send(
+            Fail(
+                request_id=_safe_id(error.request_id),
+                code=error.code,
+                message=error.message[:500],
+            )
+        )
+
+
+def _safe_id(request_id: str) -> str:
+    """Echo a request id only when it is short; a hostile one must not bloat the reply."""
+    return request_id if len(request_id) <= limits.MAX_ID_CHARS else ""
+
+
+def _close(conn: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed by the peer
+        conn.shutdown(socket.SHUT_RDWR)
+    conn.close()

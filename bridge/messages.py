@@ -1,0 +1,303 @@
+"""Protocol v1: every address Stemloom speaks, with its typed fields. The single source of truth.
+
+Requests go from a client (the host, a DAW script, ``oscsend``) to the engine; replies come
+back to the sender (or to ``reply_port`` on the sender's address). ``docs/protocol.md``
+describes the same table in words; ``tests/bridge/test_protocol_doc.py`` keeps them in step.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import ClassVar
+
+from bridge import limits
+from bridge.schema import Check, Message, decode, encode, register, spec
+
+PROTOCOL_VERSION = 1
+PREFIX = "/stemloom"
+
+__all__ = ["PROTOCOL_VERSION", "decode", "encode"]
+
+
+class JobStatus(StrEnum):
+    """A job's life: queued -> running -> done | failed | cancelled."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """True once the job can change no more."""
+        return self in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_KEY = re.compile(r"^(|[A-G][#b]? (major|minor))$")
+_METER = re.compile(r"^(\d{1,2})/(2|4|8|16)$")
+
+
+def _request_id(value: str) -> str | None:
+    if not 1 <= len(value) <= limits.MAX_ID_CHARS or not _ID.match(value):
+        return (
+            f"must be 1-{limits.MAX_ID_CHARS} characters of A-Z a-z 0-9 . _ -, "
+            "starting with a letter or digit"
+        )
+    return None
+
+
+def _between(low: float, high: float) -> Check:
+    def check(value: float) -> str | None:
+        return None if low <= value <= high else f"must be between {low} and {high}"
+
+    return check
+
+
+def _one_of(choices: tuple) -> Check:
+    def check(value: object) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(map(str, choices))}"
+
+    return check
+
+
+def _max_chars(n: int, *, allow_empty: bool = True) -> Check:
+    def check(value: str) -> str | None:
+        if not allow_empty and not value.strip():
+            return "must not be empty"
+        if "\x00" in value:
+            return "must not contain NUL"
+        return None if len(value) <= n else f"longer than {n} characters"
+
+    return check
+
+
+def _stems(value: tuple[str, ...]) -> str | None:
+    if not 1 <= len(value) <= limits.MAX_STEMS:
+        return f"give 1-{limits.MAX_STEMS} stems"
+    unknown = [s for s in value if s not in limits.STEM_NAMES]
+    if unknown:
+        return f"unknown stem {unknown[0]!r}; known: {', '.join(limits.STEM_NAMES)}"
+    if len(set(value)) != len(value):
+        return "a stem is named twice"
+    return None
+
+
+def _time_signature(value: str) -> str | None:
+    match = _METER.match(value)
+    if not match or not 1 <= int(match.group(1)) <= 16:
+        return "must look like 4/4, 3/4 or 6/8 (numerator 1-16, denominator 2, 4, 8 or 16)"
+    return None
+
+
+def _key(value: str) -> str | None:
+    return None if _KEY.match(value) else 'must be empty or like "C major", "F# minor", "Bb minor"'
+
+
+def _seed(value: int) -> str | None:
+    return None if -1 <= value < 2**31 else "must be -1 (engine picks) or 0 .. 2^31-1"
+
+
+def _short_text(value: str) -> str | None:
+    return None if len(value) <= limits.MAX_PATH_CHARS else "too long"
+
+
+# --------------------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True, kw_only=True)
+class Request(Message):
+    """Fields every request may carry."""
+
+    request_id: str = spec(doc="Client-chosen id; every reply echoes it.", check=_request_id)
+    reply_port: int = spec(
+        0,
+        doc="Send replies to this UDP port on the sender's address (0: the sending port).",
+        check=_between(0, 65535),
+    )
+    token: str = spec("", doc="Shared secret; required when the engine listens off loopback.")
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Hello(Request):
+    """Ask for the engine's protocol version, models and limits."""
+
+    ADDRESS: ClassVar[str] = f"{PREFIX}/hello"
+    client: str = spec("", doc="Free-form client name, for the engine's log.", check=_short_text)
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Generate(Request):
+    """Submit a generation job. The request id becomes the job id."""
+
+    ADDRESS: ClassVar[str] = f"{PREFIX}/generate"
+    prompt: str = spec(
+        doc="What to make, in words.",
+        check=_max_chars(limits.MAX_PROMPT_CHARS, allow_empty=False),
+    )
+    bpm: float = spec(120.0, doc="Tempo.", check=_between(limits.MIN_BPM, limits.MAX_BPM))
+    bars: int = spec(8, doc="Length in bars.", check=_between(limits.MIN_BARS, limits.MAX_BARS))
+    time_signature: str = spec("4/4", doc="Meter, e.g. 4/4, 3/4, 6/8.", check=_time_signature)
+    key: str = spec("", doc='e.g. "A minor"; empty lets the model choose.', check=_key)
+    stems: tuple[str, ...] = spec(
+        ("drums", "bass", "keys", "lead"),
+        doc="Stems to make; 'mix' alone for one track.",
+        check=_stems,
+    )
+    seed: int = spec(
+        -1, doc="Random seed; -1 lets the engine pick (reported in done).", check=_seed
+    )
+    variations: int = spec(
+        1, doc="How many takes to make.", check=_between(1, limits.MAX_VARIATIONS)
+    )
+    melody: str = spec(
+        "",
+        doc="Path of a hum (audio) or MIDI file the engine can read; empty for none.",
+        check=_max_chars(limits.MAX_PATH_CHARS),
+    )
+    sample_rate: int = spec(48000, doc="Output sample rate.", check=_one_of(limits.SAMPLE_RATES))
+    format: str = spec("wav24", doc="Output sample format.", check=_one_of(limits.FORMATS))
+    loop: bool = spec(False, doc="Make the end flow into the start.")
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Cancel(Request):
+    """Cancel a job; the request id is the job's id. Answered by the job's state."""
+
+    ADDRESS: ClassVar[str] = f"{PREFIX}/cancel"
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Status(Request):
+    """Ask for a job's state; the request id is the job's id. A finished job's done or fail
+    reply is sent again after the state, so a client that lost it recovers the result."""
+
+    ADDRESS: ClassVar[str] = f"{PREFIX}/status"
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class ListJobs(Request):
+    """List known jobs, newest first."""
+
+    ADDRESS: ClassVar[str] = f"{PREFIX}/jobs"
+
+
+# ---------------------------------------------------------------------------- replies
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class HelloReply(Message):
+    """The engine's answer to hello."""
+
+    ADDRESS: ClassVar[str] = f"{PREFIX}/hello/reply"
+    protocol: int = spec(PROTOCOL_VERSION, doc="Protocol version the engine speaks.")
+    engine_version: str = spec(doc="Stemloom version of the engine.")
+    model: str = spec(doc="Name of the loaded generation model.")
+    model_state: str = spec(
+        doc="loading, ready, missing (no trained model installed) or error.",
+        check=_one_of(("loading", "ready", "missing", "error")),
+    )
+    queue_size: int = spec(doc="Jobs that may wait at once; more are refused with busy.")
+    max_bars: int = spec(limits.MAX_BARS, doc="Longest request in bars.")
+    max_variations: int = spec(limits.MAX_VARIATIONS, doc="Most takes per request.")
+    sample_rates: tuple[str, ...] = spec(
+        tuple(map(str, limits.SAMPLE_RATES)), doc="Output sample rates offered."
+    )
+    formats: tuple[str, ...] = spec(limits.FORMATS, doc="Output formats offered.")
+    stems: tuple[str, ...] = spec(limits.STEM_NAMES, doc="Stem names understood.")
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Ack(Message):
+    """A generate request was accepted (or re-sent with the same id and fields)."""
+
+    ADDRESS: ClassVar[str] = f"{PREFIX}/ack"
+    state: str = spec(doc="The job's state now.", check=_one_of(tuple(JobStatus)))
+    queue_position: int = spec(doc="Jobs ahead of this one (0: running or next).")
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Progress(Message):
+    """How far a running job is."""
+
+    ADDRESS: ClassVar[str] = f"{PREFIX}/progress"
+    fraction: float = spec(doc="0.0 .. 1.0 of the whole job.", check=_between(0.0, 1.0))
+    stage: str = spec(doc="What the engine is doing, e.g. 'semantic', 'coarse', 'decode'.")
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Preview(Message):
+    """A preview of the mix so far has been written (a complete WAV file)."""
+
+    ADDRESS: ClassVar[str] = f"{PREFIX}/preview"
+    path: str = spec(doc="Absolute path of the preview WAV.")
+    seconds: float = spec(doc="Seconds of audio in the preview.")
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Done(Message):
+    """A job finished; every file it names is complete."""
+
+    ADDRESS: ClassVar[str] = f"{PREFIX}/done"
+    bpm: float = spec(doc="Tempo of the clips.")
+    bars: int = spec(doc="Length in bars; every clip is exactly this long.")
+    time_signature: str = spec(doc="Meter of the clips.")
+    key: str = spec(doc="Key of the music, e.g. 'A minor'.")
+    sample_rate: int = spec(doc="Sample rate of the files.")
+    format: str = spec(doc="Sample format of the files.")
+    seed: int = spec(doc="Seed that reproduces this result.")
+    loop: bool = spec(doc="Whether the clips loop seamlessly.")
+    model: str = spec(doc="Model that made it.")
+    metadata: str = spec(doc="Path of the job's JSON metadata.")
+    stems: dict[str, str] = spec(
+        {},
+        doc="One 'stems.<name>' key per stem with its absolute path; with variations the "
+        "name is '<stem>.<n>' (n from 1).",
+    )
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Fail(Message):
+    """A request failed, or a job failed or was cancelled."""
+
+    ADDRESS: ClassVar[str] = f"{PREFIX}/fail"
+    code: str = spec(doc="Stable error code (see ErrorCode).")
+    message: str = spec(doc="Readable explanation.")
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class JobState(Message):
+    """A job's state, answering status and cancel."""
+
+    ADDRESS: ClassVar[str] = f"{PREFIX}/status/reply"
+    state: str = spec(
+        doc="queued, running, done, failed or cancelled.", check=_one_of(tuple(JobStatus))
+    )
+    fraction: float = spec(doc="Progress 0.0 .. 1.0.", check=_between(0.0, 1.0))
+    stage: str = spec(doc="Last stage reported.")
+    queue_position: int = spec(doc="Jobs ahead of this one while queued, else 0.")
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class JobList(Message):
+    """Known jobs, newest first."""
+
+    ADDRESS: ClassVar[str] = f"{PREFIX}/jobs/reply"
+    jobs: dict[str, str] = spec({}, doc="One 'jobs.<job id>' key per job with its state.")
+    more: int = spec(0, doc="Jobs left out to keep the reply within one datagram.")

@@ -1,0 +1,87 @@
+"""SLIP framing (RFC 1055) of OSC packets over a byte stream, as OSC 1.1 specifies for TCP.
+
+The decoder keeps at most ``max_frame`` bytes of an unfinished frame: a peer that never ends
+its frame cannot make it grow without bound.
+"""
+
+END = 0xC0
+ESC = 0xDB
+ESC_END = 0xDC
+ESC_ESC = 0xDD
+
+
+class FrameTooLarge(Exception):
+    """A frame grew past the decoder's cap."""
+
+
+class BadFrame(Exception):
+    """A frame holds an escape byte followed by something other than ESC_END or ESC_ESC."""
+
+
+def encode_frame(payload: bytes) -> bytes:
+    """Escape ``payload`` and wrap it in END bytes."""
+    escaped = payload.replace(bytes([ESC]), bytes([ESC, ESC_ESC])).replace(
+        bytes([END]), bytes([ESC, ESC_END])
+    )
+    return bytes([END]) + escaped + bytes([END])
+
+
+def _unescape(frame: bytes) -> bytes:
+    out = bytearray()
+    escaping = False
+    for byte in frame:
+        if escaping:
+            if byte == ESC_END:
+                out.append(END)
+            elif byte == ESC_ESC:
+                out.append(ESC)
+            else:
+                raise BadFrame(f"escape followed by 0x{byte:02x}")
+            escaping = False
+        elif byte == ESC:
+            escaping = True
+        else:
+            out.append(byte)
+    if escaping:
+        raise BadFrame("frame ends inside an escape")
+    return bytes(out)
+
+
+class SlipDecoder:
+    """Turns a stream of received chunks into complete, unescaped frames."""
+
+    def __init__(self, max_frame: int) -> None:
+        self.max_frame = max_frame
+        self._pending = bytearray()
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Add received bytes; return the frames they completed (empty frames are skipped).
+
+        Raises FrameTooLarge when an unfinished frame exceeds the cap, and BadFrame for a
+        frame with an invalid escape (the frames before it in ``chunk`` are lost with it:
+        the connection should be closed).
+        """
+        frames = []
+        start = 0
+        for index in _end_positions(chunk):
+            self._pending += chunk[start:index]
+            start = index + 1
+            if self._pending:
+                frames.append(_unescape(bytes(self._pending)))
+                self._pending.clear()
+        self._pending += chunk[start:]
+        if len(self._pending) > 2 * self.max_frame:  # escaping at most doubles a frame
+            raise FrameTooLarge(f"unfinished frame over {self.max_frame} bytes")
+        for frame in frames:
+            if len(frame) > self.max_frame:
+                raise FrameTooLarge(f"frame of {len(frame)} bytes over {self.max_frame}")
+        return frames
+
+
+def _end_positions(chunk: bytes) -> list[int]:
+    positions = []
+    index = chunk.find(END)
+    while index != -1:
+        positions.append(index)
+        index = chunk.find(END, index + 1)
+    return positions

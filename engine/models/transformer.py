@@ -1,0 +1,118 @@
+"""A decoder-only transformer with a key/value cache, shared by the token stages.
+
+Pre-norm blocks, causal self-attention through ``scaled_dot_product_attention``, learned
+positions. ``step`` feeds new tokens and extends the cache, so generation costs one short
+forward per frame instead of re-reading the whole sequence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Size of a decoder."""
+
+    vocab_size: int
+    d_model: int = 256
+    n_layers: int = 6
+    n_heads: int = 4
+    max_len: int = 2048
+    dropout: float = 0.0
+
+
+KVCache = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+class _Block(nn.Module):
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.n_heads = cfg.n_heads
+        self.norm1 = nn.LayerNorm(cfg.d_model)
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model)
+        self.norm2 = nn.LayerNorm(cfg.d_model)
+        self.mlp = nn.Sequential(
+            nn.Linear(cfg.d_model, 4 * cfg.d_model),
+            nn.GELU(),
+            nn.Linear(4 * cfg.d_model, cfg.d_model),
+        )
+        self.dropout = cfg.dropout
+
+    def forward(
+        self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        batch, length, width = x.shape
+        q, k, v = self.qkv(self.norm1(x)).split(width, dim=-1)
+        q, k, v = (t.view(batch, length, self.n_heads, -1).transpose(1, 2) for t in (q, k, v))
+        if cache is not None:
+            k = torch.cat([cache[0], k], dim=2)
+            v = torch.cat([cache[1], v], dim=2)
+        # With a cache the new queries sit at the end: a causal mask over the full length
+        # is only needed when more than one query is fed at once.
+        if cache is None or length > 1:
+            offset = k.shape[2] - length
+            mask = torch.ones(length, k.shape[2], dtype=torch.bool, device=x.device).tril(offset)
+        else:
+            mask = None
+        attn = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
+        )
+        x = x + self.proj(attn.transpose(1, 2).reshape(batch, length, width))
+        x = x + self.mlp(self.norm2(x))
+        return x, (k, v)
+
+
+class Transformer(nn.Module):
+    """Token embeddings -> causal blocks -> logits."""
+
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.position = nn.Embedding(cfg.max_len, cfg.d_model)
+        self.blocks = nn.ModuleList(_Block(cfg) for _ in range(cfg.n_layers))
+        self.norm = nn.LayerNorm(cfg.d_model)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Logits for every position of ``tokens`` (batch, length) without a cache."""
+        logits, _ = self.step(tokens, None)
+        return logits
+
+    def step(self, tokens: torch.Tensor, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
+        """Feed ``tokens`` after what ``cache`` holds; return their logits and the new cache."""
+        start = cache[0][0].shape[2] if cache else 0
+        length = tokens.shape[1]
+        if start + length > self.cfg.max_len:
+            raise ValueError(f"sequence of {start + length} exceeds max_len {self.cfg.max_len}")
+        positions = torch.arange(start, start + length, device=tokens.device)
+        x = self.embed(tokens) + self.position(positions)
+        new_cache: KVCache = []
+        for index, block in enumerate(self.blocks):
+            x, layer_cache = block(x, cache[index] if cache else None)
+            new_cache.append(layer_cache)
+        return self.head(self.norm(x)), new_cache
+
+
+def sample_next(
+    logits: torch.Tensor,
+    generator: torch.Generator,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+) -> torch.Tensor:
+    """Sample one token per row from the last position's logits (batch, vocab)."""
+    if temperature <= 0:
+        return logits.argmax(dim=-1)
+    logits = logits / temperature
+    if top_k > 0:
+        threshold = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < threshold, float("-inf"))
+    probs = logits.softmax(dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)

@@ -1,0 +1,1 @@
+"""The engine's OSC job server: queue, workers, clip library."""

@@ -1,0 +1,169 @@
+"""``stemloom generate``: one shot, prompt in, stem files out."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from tqdm import tqdm
+
+from bridge import limits
+from bridge.client import EngineClient, EngineUnreachable
+from bridge.errors import ProtocolError
+from bridge.listener import DEFAULT_PORT
+from bridge.messages import Done, Generate, Progress
+from stemloom.commands.common import add_engine_address, connect, default_library, fail
+from stemloom.local_engine import LocalEngine
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Register ``generate``."""
+    parser = commands.add_parser(
+        "generate",
+        help="make stems from a prompt (starts an engine if none is running)",
+        description="Send one generation request and wait for its stems. Without --engine, "
+        f"uses the engine on 127.0.0.1:{DEFAULT_PORT}, or starts one for this request.",
+    )
+    parser.add_argument("prompt", help='e.g. "dusty lo-fi drums and mellow rhodes"')
+    parser.add_argument("--bpm", type=float, default=120.0)
+    parser.add_argument("--bars", type=int, default=8)
+    parser.add_argument("--time-signature", default="4/4")
+    parser.add_argument("--key", default="", help='e.g. "A minor" (default: model chooses)')
+    parser.add_argument(
+        "--stems",
+        default="drums,bass,keys,lead",
+        help=f"comma-separated, from {', '.join(limits.STEM_NAMES)}",
+    )
+    parser.add_argument("--seed", type=int, default=-1)
+    parser.add_argument("--variations", type=int, default=1)
+    parser.add_argument("--melody", default="", help="a hum (audio) or MIDI file to follow")
+    parser.add_argument("--sample-rate", type=int, default=48000, choices=limits.SAMPLE_RATES)
+    parser.add_argument("--format", default="wav24", choices=limits.FORMATS)
+    parser.add_argument("--loop", action="store_true", help="make the end flow into the start")
+    parser.add_argument(
+        "--model", default="default", help="model for an engine started by this command"
+    )
+    parser.add_argument("--wait", type=float, default=1800.0, help="seconds to wait for the job")
+    parser.add_argument(
+        "--daw",
+        choices=("folder", "dawproject"),
+        default=None,
+        help="place the stems on new tracks: a session folder or a .dawproject",
+    )
+    parser.add_argument(
+        "--dest",
+        type=Path,
+        default=None,
+        help="the session folder or .dawproject file to place them in",
+    )
+    parser.add_argument(
+        "--bar",
+        type=float,
+        default=None,
+        help="bar to place the clips at (default: the session cursor)",
+    )
+    add_engine_address(parser)
+    parser.set_defaults(engine=None, func=_generate)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    try:
+        request = Generate(
+            request_id=f"gen-{uuid.uuid4().hex[:12]}",
+            prompt=args.prompt,
+            bpm=args.bpm,
+            bars=args.bars,
+            time_signature=args.time_signature,
+            key=args.key,
+            stems=tuple(s.strip() for s in args.stems.split(",") if s.strip()),
+            seed=args.seed,
+            variations=args.variations,
+            melody=str(Path(args.melody).resolve()) if args.melody else "",
+            sample_rate=args.sample_rate,
+            format=args.format,
+            loop=args.loop,
+        )
+        request.validate()
+    except ProtocolError as exc:
+        return fail(exc.message)
+    if args.daw and args.dest is None:
+        return fail("--daw needs --dest (the session folder or .dawproject file)")
+    started = time.monotonic()
+    try:
+        with _engine(args) as client:
+            client.submit(request)
+            done = _follow(client, request, args.wait)
+    except ProtocolError as exc:
+        return fail(f"{exc.message} [{exc.code}]")
+    except (EngineUnreachable, RuntimeError) as exc:
+        return fail(str(exc))
+    _print_done(done, time.monotonic() - started)
+    if args.daw:
+        from plugin_host.daw import PlacementError
+        from plugin_host.placement import place_job
+
+        try:
+            placed = place_job(done, args.prompt, args.daw, args.dest, args.bar)
+        except (PlacementError, OSError, ValueError) as exc:
+            return fail(f"the stems were made but could not be placed: {exc}")
+        bar = next(iter(placed.values())).bar
+        print(f"Placed {len(placed)} stems on new tracks at bar {bar:g} in {args.dest}")
+    return 0
+
+
+@contextlib.contextmanager
+def _engine(args: argparse.Namespace) -> Iterator[EngineClient]:
+    """The engine named by --engine, the local one if it runs, or a new one for this call."""
+    if args.engine is not None:
+        with connect(args) as client:
+            yield client
+        return
+    if _local_engine_answers():
+        args.engine = f"127.0.0.1:{DEFAULT_PORT}"
+        with connect(args) as client:
+            yield client
+        return
+    print(f"No engine running; starting one (model {args.model!r})...", flush=True)
+    with (
+        LocalEngine(default_library(), model=args.model) as engine,
+        EngineClient(port=engine.udp_port, timeout=args.timeout) as client,
+    ):
+        yield client
+
+
+def _local_engine_answers() -> bool:
+    try:
+        with EngineClient(timeout=0.5) as probe:
+            probe.hello(client="stemloom-generate")
+        return True
+    except EngineUnreachable:
+        return False
+
+
+def _follow(client: EngineClient, request: Generate, wait: float) -> Done:
+    with tqdm(total=100, unit="%", desc="queued", bar_format="{desc:<12} {bar} {n:.0f}%") as bar:
+
+        def show(progress: Progress) -> None:
+            bar.set_description_str(progress.stage)
+            bar.update(progress.fraction * 100 - bar.n)
+
+        done = client.wait(request.request_id, timeout=wait, on_progress=show)
+        bar.set_description_str("done")
+        bar.update(100 - bar.n)
+    return done
+
+
+def _print_done(done: Done, seconds: float) -> None:
+    print(
+        f"{done.bars} bars at {done.bpm:g} BPM ({done.time_signature}), key {done.key}, "
+        f"{done.sample_rate} Hz {done.format}, seed {done.seed}, model {done.model}, "
+        f"{seconds:.1f} s"
+    )
+    width = max(map(len, done.stems))
+    for name, path in done.stems.items():
+        print(f"  {name:<{width}}  {path}")
+    print(f"  {'metadata':<{width}}  {done.metadata}")

@@ -1,0 +1,65 @@
+"""One filled-in instance of every message in protocol v1, for round-trip tests."""
+
+from bridge.messages import (
+    Ack,
+    Cancel,
+    Done,
+    Fail,
+    Generate,
+    Hello,
+    HelloReply,
+    JobList,
+    JobState,
+    ListJobs,
+    Preview,
+    Progress,
+    Status,
+)
+
+SAMPLES = [
+    Hello(request_id="h1", client="tests", reply_port=9001),
+    Generate(
+        request_id="job-1",
+        prompt="dusty lo-fi drums and mellow rhodes",
+        bpm=84.0,
+        bars=8,
+        time_signature="6/8",
+        key="F# minor",
+        stems=("drums", "keys"),
+        seed=7,
+        variations=2,
+        melody="/tmp/hum.wav",
+        sample_rate=44100,
+        format="float32",
+        loop=True,
+        token="s3cret",
+    ),
+    Cancel(request_id="job-1"),
+    Status(request_id="job-1"),
+    ListJobs(request_id="l1"),
+    HelloReply(
+        request_id="h1", engine_version="0.1.0", model="m", model_state="ready", queue_size=8
+    ),
+    Ack(request_id="job-1", state="queued", queue_position=2),
+    Progress(request_id="job-1", fraction=0.5, stage="coarse"),
+    Preview(request_id="job-1", path="/lib/job-1/preview.wav", seconds=2.0),
+    Done(
+        request_id="job-1",
+        bpm=84.0,
+        bars=8,
+        time_signature="4/4",
+        key="A minor",
+        sample_rate=48000,
+        format="wav24",
+        seed=7,
+        loop=False,
+        model="m",
+        metadata="/lib/job-1/job.json",
+        stems={"drums": "/lib/job-1/drums.wav"},
+    ),
+    Fail(request_id="job-1", code="busy", message="the queue is full"),
+    JobState(
+        request_id="job-1", state="running", fraction=0.25, stage="semantic", queue_position=0
+    ),
+    JobList(request_id="l1", jobs={"job-1": "running", "job-0": "done"}, more=3),
+]

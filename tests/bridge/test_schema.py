@@ -1,0 +1,133 @@
+"""The codec: every message round-trips, and bad input is refused with the right code."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from bridge.errors import ErrorCode, ProtocolError
+from bridge.messages import Done, Fail, Generate, Hello, JobList
+from bridge.schema import decode, encode, registered
+from tests.bridge.samples import SAMPLES
+
+
+def test_every_registered_message_has_a_sample() -> None:
+    assert set(registered()) == {type(m).ADDRESS for m in SAMPLES}
+
+
+@pytest.mark.parametrize("message", SAMPLES, ids=lambda m: type(m).__name__)
+def test_round_trip(message) -> None:
+    assert decode(encode(message)) == message
+
+
+def _raw(address: str, *args) -> bytes:
+    builder = OscMessageBuilder(address=address)
+    for arg in args:
+        builder.add_arg(arg)
+    return builder.build().dgram
+
+
+def test_keys_in_any_order_and_defaults_fill_in() -> None:
+    message = decode(_raw("/stemloom/generate", "r1", "bars", 4, "prompt", "jazz trio", "bpm", 96))
+    assert message == Generate(request_id="r1", prompt="jazz trio", bars=4, bpm=96.0)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        ((), ErrorCode.MISSING_ARGUMENT, "request id"),
+        (("r1",), ErrorCode.MISSING_ARGUMENT, "prompt"),
+        (("r1", "prompt"), ErrorCode.BAD_ARGUMENT, "pairs"),
+        (("r1", "prompt", "x", "bars", "8"), ErrorCode.BAD_ARGUMENT, "integer"),
+        (("r1", "prompt", "x", "bars", 8.0), ErrorCode.BAD_ARGUMENT, "integer"),
+        (("r1", "prompt", "x", "bars", 0), ErrorCode.BAD_ARGUMENT, "bars"),
+        (("r1", "prompt", "x", "bpm", 1000.0), ErrorCode.BAD_ARGUMENT, "bpm"),
+        (("r1", "prompt", "x", "bpm", float("nan")), ErrorCode.BAD_ARGUMENT, "finite"),
+        (("r1", "prompt", "x", "loop", 2), ErrorCode.BAD_ARGUMENT, "loop"),
+        (("r1", "prompt", "x", "stems", "drums,kazoo"), ErrorCode.BAD_ARGUMENT, "kazoo"),
+        (("r1", "prompt", "x", "stems", "drums,drums"), ErrorCode.BAD_ARGUMENT, "twice"),
+        (("r1", "prompt", "x", "key", "H major"), ErrorCode.BAD_ARGUMENT, "key"),
+        (("r1", "prompt", "x", "time_signature", "4/5"), ErrorCode.BAD_ARGUMENT, "time_signature"),
+        (("r1", "prompt", "x", "sample_rate", 12345), ErrorCode.BAD_ARGUMENT, "sample_rate"),
+        (("r1", "prompt", "x", "colour", "red"), ErrorCode.BAD_ARGUMENT, "unknown key"),
+        (("r1", "prompt", "x", "prompt", "y"), ErrorCode.BAD_ARGUMENT, "twice"),
+        (("r1", "prompt", "   "), ErrorCode.BAD_ARGUMENT, "empty"),
+        (("../../etc", "prompt", "x"), ErrorCode.BAD_ARGUMENT, "request_id"),
+        (("a/b", "prompt", "x"), ErrorCode.BAD_ARGUMENT, "request_id"),
+        (("x" * 65, "prompt", "x"), ErrorCode.BAD_ARGUMENT, "request_id"),
+        ((5, "prompt", "x"), ErrorCode.MISSING_ARGUMENT, "request id"),
+    ],
+)
+def test_bad_generate_requests(args, code, fragment) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        decode(_raw("/stemloom/generate", *args))
+    assert caught.value.code == code
+    assert fragment in caught.value.message or fragment in str(caught.value)
+
+
+def test_unknown_address_keeps_the_request_id() -> None:
+    with pytest.raises(ProtocolError) as caught:
+        decode(_raw("/stemloom/explode", "r9"))
+    assert (caught.value.code, caught.value.request_id) == (ErrorCode.UNKNOWN_ADDRESS, "r9")
+
+
+def test_integers_are_accepted_for_floats_and_booleans() -> None:
+    message = decode(_raw("/stemloom/generate", "r1", "prompt", "x", "bpm", 90, "loop", 1))
+    assert message.bpm == 90.0 and message.loop is True
+
+
+def test_encode_refuses_an_invalid_message() -> None:
+    with pytest.raises(ProtocolError):
+        encode(Generate(request_id="r1", prompt="x", bars=1000))
+
+
+def test_dict_fields_travel_as_prefixed_keys() -> None:
+    done = dataclasses.replace(
+        next(m for m in SAMPLES if isinstance(m, Done)), stems={"drums.1": "/a", "drums.2": "/b"}
+    )
+    assert decode(encode(done)).stems == {"drums.1": "/a", "drums.2": "/b"}
+    assert decode(encode(JobList(request_id="j", jobs={}))).jobs == {}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=512))
+def test_random_bytes_only_ever_raise_protocol_errors(data: bytes) -> None:
+    with contextlib.suppress(ProtocolError):
+        decode(data)
+
+
+_ARG = st.one_of(
+    st.integers(-(2**31), 2**31 - 1),
+    st.floats(width=32, allow_nan=True),
+    st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=40),
+    st.booleans(),
+    st.binary(min_size=1, max_size=20),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(registered())), st.lists(_ARG, max_size=12))
+def test_random_arguments_only_ever_raise_protocol_errors(address: str, args: list) -> None:
+    try:
+        message = decode(_raw(address, *args))
+    except ProtocolError:
+        return
+    assert decode(encode(message)) == message
+
+
+def test_hello_and_fail_samples_are_distinct_types() -> None:
+    assert {type(m) for m in SAMPLES} >= {Hello, Fail}
+
+
+def test_doubles_beyond_float32_are_refused() -> None:
+    builder = OscMessageBuilder(address="/stemloom/preview")
+    for arg, kind in (("p", "s"), ("path", "s"), ("/x.wav", "s"), ("seconds", "s"), (1e300, "d")):
+        builder.add_arg(arg, kind)
+    with pytest.raises(ProtocolError) as caught:
+        decode(builder.build().dgram)
+    assert caught.value.code == ErrorCode.BAD_ARGUMENT

@@ -1,0 +1,90 @@
+"""The stemloom command as a user runs it: real subprocesses, real engine."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from stemloom import __version__
+from stemloom.local_engine import LocalEngine
+
+
+def stemloom(*args: str, home: Path, timeout: float = 180) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "XDG_DATA_HOME": str(home / "data")}
+    return subprocess.run([sys.executable, "-m", "stemloom", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+def test_version_and_help(tmp_path) -> None:
+    assert stemloom("--version", home=tmp_path).stdout.strip() == f"stemloom {__version__}"
+    help_text = stemloom("--help", home=tmp_path).stdout
+    for command in ("engine", "generate", "host", "doctor", "bench", "eval"):
+        assert command in help_text
+
+
+def test_generate_without_trained_weights_says_so_plainly(tmp_path) -> None:
+    result = stemloom("generate", "lofi drums", "--bars", "1", home=tmp_path)
+    assert result.returncode == 2
+    assert "No trained model is installed" in result.stderr
+    assert "[no_model]" in result.stderr
+
+
+def test_generate_places_stems_in_a_dawproject_and_a_folder(tmp_path) -> None:
+    project = tmp_path / "song.dawproject"
+    result = stemloom("generate", "dusty lo-fi drums and mellow rhodes", "--bpm", "84",
+                      "--bars", "1", "--stems", "drums,keys", "--model", "random-tiny",
+                      "--daw", "dawproject", "--dest", str(project), home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Placed 2 stems" in result.stdout
+    with zipfile.ZipFile(project) as archive:
+        names = archive.namelist()
+    assert "project.xml" in names
+    assert sorted(n.split("_")[-1] for n in names if n.startswith("audio/")) == [
+        "drums.wav", "keys.wav"
+    ]
+    assert all("_84bpm_" in n and "_1bars_" in n for n in names if n.startswith("audio/"))
+    folder = tmp_path / "session"
+    result = stemloom("generate", "bossa nova guitar", "--bars", "1", "--stems", "guitar",
+                      "--model", "random-tiny", "--daw", "folder", "--dest", str(folder),
+                      home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    session = json.loads((folder / "session.json").read_text())
+    assert len(session["tracks"]) == 1
+
+
+def test_bad_arguments_are_refused_before_anything_runs(tmp_path) -> None:
+    result = stemloom("generate", "x", "--stems", "drums,kazoo", home=tmp_path)
+    assert result.returncode == 2 and "kazoo" in result.stderr
+    result = stemloom("generate", "x", "--daw", "folder", home=tmp_path)
+    assert result.returncode == 2 and "--dest" in result.stderr
+
+
+def test_host_commands_against_a_running_engine(tmp_path) -> None:
+    with LocalEngine(tmp_path / "library", model="random-tiny") as engine:
+        address = f"127.0.0.1:{engine.udp_port}"
+        status = stemloom("host", "status", "--engine", address, home=tmp_path)
+        assert status.returncode == 0 and "random-tiny" in status.stdout
+        made = stemloom("generate", "techno", "--bars", "1", "--stems", "mix",
+                        "--engine", address, home=tmp_path)
+        assert made.returncode == 0, made.stderr
+        jobs = stemloom("host", "jobs", "--engine", address, home=tmp_path)
+        assert "done" in jobs.stdout
+        job_id = jobs.stdout.split()[1]
+        job = stemloom("host", "job", job_id, "--engine", address, home=tmp_path)
+        assert "mix" in job.stdout and ".wav" in job.stdout
+    gone = stemloom("host", "status", "--engine", address, "--timeout", "0.5", home=tmp_path)
+    assert gone.returncode == 2 and "engine serve" in gone.stderr
+
+
+@pytest.mark.parametrize("flag", [[], ["--json"]])
+def test_doctor_reports_every_check(tmp_path, flag) -> None:
+    result = stemloom("doctor", *flag, home=tmp_path)
+    assert result.returncode in (0, 1)
+    assert "default model" in result.stdout
+    if flag:
+        assert {c["name"] for c in json.loads(result.stdout)} >= {"torch", "fluidsynth"}
