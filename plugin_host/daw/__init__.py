@@ -1,0 +1,48 @@
+"""DAW adapters behind one interface (:class:`~plugin_host.daw.base.DawAdapter`).
+
+Adapters are imported only when asked for, so importing this package stays cheap and one
+adapter's dependencies never burden a host that uses another.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from plugin_host.daw.base import (
+    ClipRef,
+    DawAdapter,
+    PlacementError,
+    SessionInfo,
+    TrackKind,
+    TrackRef,
+)
+
+# name -> (module, class); later: ardour, reaper, live, bitwig.
+_ADAPTERS = {
+    "folder": ("plugin_host.daw.folder", "FolderAdapter"),
+    "dawproject": ("plugin_host.daw.dawproject", "DawprojectAdapter"),
+}
+
+__all__ = ["ClipRef", "DawAdapter", "PlacementError", "SessionInfo", "TrackKind", "TrackRef",
+           "adapter_names", "get_adapter"]
+
+
+def adapter_names() -> list[str]:
+    """The names :func:`get_adapter` accepts, sorted."""
+    return sorted(_ADAPTERS)
+
+
+def get_adapter(name: str, **options: Any) -> DawAdapter:
+    """Create the adapter called ``name`` with its keyword ``options``.
+
+    ``get_adapter("folder", path=..., bpm=...)`` or ``get_adapter("dawproject", path=...)``.
+    Raises ValueError for an unknown name.
+    """
+    try:
+        module_name, class_name = _ADAPTERS[name]
+    except KeyError:
+        known = ", ".join(adapter_names())
+        raise ValueError(f"unknown DAW adapter {name!r}; known: {known}") from None
+    adapter: DawAdapter = getattr(import_module(module_name), class_name)(**options)
+    return adapter

@@ -1,0 +1,152 @@
+"""The one small interface every DAW adapter implements, and the session facts it reports.
+
+Positions are bars counted from 1, as every DAW shows them: bar 1 is the session start and
+bar 2.5 is half way through the second bar. One beat is a quarter note, so a bar of n/d lasts
+``n * 4 / d`` beats.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+TrackKind = Literal["audio", "midi"]
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """What the host needs to know about the DAW session to make clips that fit it."""
+
+    bpm: float
+    time_signature: tuple[int, int]
+    cursor_bar: float
+    sample_rate: int
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.bpm) and self.bpm > 0):
+            raise ValueError(f"bpm must be a positive number, got {self.bpm!r}")
+        numerator, denominator = self.time_signature
+        if numerator < 1 or denominator < 1 or denominator & (denominator - 1):
+            raise ValueError(f"bad time signature {self.time_signature!r}")
+        check_bar(self.cursor_bar)
+        if self.sample_rate <= 0:
+            raise ValueError(f"sample rate must be positive, got {self.sample_rate!r}")
+
+    @property
+    def beats_per_bar(self) -> float:
+        """Quarter notes in one bar of this session's time signature."""
+        numerator, denominator = self.time_signature
+        return numerator * 4 / denominator
+
+    def bar_to_beats(self, bar: float) -> float:
+        """Quarter notes from the session start to the start of ``bar`` (bar 1 is beat 0)."""
+        return (check_bar(bar) - 1) * self.beats_per_bar
+
+    def bar_to_seconds(self, bar: float) -> float:
+        """Seconds from the session start to ``bar`` at the session tempo."""
+        return self.bar_to_beats(bar) * 60.0 / self.bpm
+
+
+@dataclass(frozen=True)
+class TrackRef:
+    """A track an adapter created; ``id`` is the adapter's own handle for it."""
+
+    id: str
+    name: str
+    kind: TrackKind
+
+
+@dataclass(frozen=True)
+class ClipRef:
+    """A clip an adapter placed on a track at a bar."""
+
+    track: TrackRef
+    id: str
+    bar: float
+
+
+class PlacementError(RuntimeError):
+    """A clip could not be placed; nothing of that request is left in the session."""
+
+
+class DawAdapter(ABC):
+    """One DAW behind one interface: read the session, add tracks, place clips.
+
+    Changes made through ``create_track`` and ``place_*`` take effect when ``commit`` returns:
+    adapters that edit a file write it then, adapters that drive a live DAW may apply changes
+    at once and close an undo step in ``commit``. ``delete_track`` undoes a track created
+    since the last commit, with everything placed on it.
+    """
+
+    name: str
+
+    @abstractmethod
+    def session_info(self) -> SessionInfo:
+        """Tempo, time signature, cursor (in bars) and sample rate of the session."""
+
+    @abstractmethod
+    def create_track(self, name: str, kind: TrackKind = "audio") -> TrackRef:
+        """Add a new, empty track named ``name`` for audio or MIDI clips."""
+
+    @abstractmethod
+    def delete_track(self, track: TrackRef) -> None:
+        """Remove a track created since the last commit, and the clips on it."""
+
+    @abstractmethod
+    def place_audio_clip(self, track: TrackRef, clip: str | os.PathLike[str],
+                         bar: float) -> ClipRef:
+        """Place the audio file ``clip`` on ``track`` starting at ``bar``."""
+
+    @abstractmethod
+    def place_midi_clip(self, track: TrackRef, midi: str | os.PathLike[str],
+                        bar: float) -> ClipRef:
+        """Place the Standard MIDI File ``midi`` on ``track`` starting at ``bar``."""
+
+    @abstractmethod
+    def commit(self) -> None:
+        """Make every change since the last commit take effect, all of them or none."""
+
+    def place_stems(self, stems: Mapping[str, str | os.PathLike[str]],
+                    bar: float | None = None) -> dict[str, ClipRef]:
+        """Place each stem (track name -> audio file) on a new track at ``bar``, all or nothing.
+
+        ``bar`` defaults to the session cursor. If any track or clip cannot be made, or the
+        commit fails, the tracks made so far are deleted again and PlacementError is raised
+        (from the original error): the session is left as it was.
+        """
+        if not stems:
+            raise ValueError("no stems to place")
+        missing = [str(path) for path in stems.values() if not Path(path).is_file()]
+        if missing:
+            # Cheap check first, so a typo never touches the DAW at all.
+            raise PlacementError(f"stem files not found: {', '.join(missing)}")
+        at_bar = self.session_info().cursor_bar if bar is None else check_bar(bar)
+        created: list[TrackRef] = []
+        placed: dict[str, ClipRef] = {}
+        try:
+            for name, path in stems.items():
+                track = self.create_track(name, "audio")
+                created.append(track)
+                placed[name] = self.place_audio_clip(track, path, at_bar)
+            self.commit()
+        except Exception as error:
+            failure = PlacementError(f"could not place stems: {error}")
+            for track in reversed(created):
+                try:
+                    self.delete_track(track)
+                except Exception as undo_error:  # keep undoing the rest, report it
+                    failure.add_note(f"could not remove track {track.name!r}: {undo_error}")
+            raise failure from error
+        return placed
+
+
+def check_bar(bar: float) -> float:
+    """Return ``bar`` if it is a finite position at or after bar 1, else raise ValueError."""
+    if not (math.isfinite(bar) and bar >= 1):
+        raise ValueError(f"bar must be a number >= 1 (bars count from 1), got {bar!r}")
+    return float(bar)
