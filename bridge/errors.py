@@ -6,19 +6,38 @@ from enum import StrEnum
 class ErrorCode(StrEnum):
     """Every code a fail reply can carry. Values are part of protocol v1: never rename one."""
 
-    BAD_MESSAGE = "bad_message"  # not a parseable OSC message
+    BAD_MESSAGE = "bad_message"
     UNKNOWN_ADDRESS = "unknown_address"
-    BAD_ARGUMENT = "bad_argument"  # wrong type, out of range, unknown key, bad path
+    BAD_ARGUMENT = "bad_argument"
     MISSING_ARGUMENT = "missing_argument"
     TOO_LARGE = "too_large"
     UNAUTHORIZED = "unauthorized"
-    BUSY = "busy"  # the job queue is full
+    BUSY = "busy"
     UNKNOWN_JOB = "unknown_job"
-    DUPLICATE_ID = "duplicate_id"  # a different request already uses this id
-    NO_MODEL = "no_model"  # no trained model is installed
-    WRITE_FAILED = "write_failed"  # the clips could not be written (disk full, permissions)
+    DUPLICATE_ID = "duplicate_id"
+    NO_MODEL = "no_model"
+    WRITE_FAILED = "write_failed"
     CANCELLED = "cancelled"
     INTERNAL = "internal"
+
+
+ERROR_MEANINGS = {
+    ErrorCode.BAD_MESSAGE: "The packet is not a parseable OSC message.",
+    ErrorCode.UNKNOWN_ADDRESS: "No request has this address (or a reply address was sent).",
+    ErrorCode.BAD_ARGUMENT: "A value has the wrong type, is out of range, names an unknown key, "
+    "or is a path the engine will not use.",
+    ErrorCode.MISSING_ARGUMENT: "The request id or a required field is absent.",
+    ErrorCode.TOO_LARGE: "A datagram, TCP frame or reply is over the size limit.",
+    ErrorCode.UNAUTHORIZED: "The engine needs a token and the request's is missing or wrong.",
+    ErrorCode.BUSY: "The job queue is full; try again later.",
+    ErrorCode.UNKNOWN_JOB: "No job with this id is on record.",
+    ErrorCode.DUPLICATE_ID: "A different job already has this id (in memory or in the library).",
+    ErrorCode.NO_MODEL: "No trained model is installed, or the model failed to load.",
+    ErrorCode.WRITE_FAILED: "The clips could not be written (disk full, permissions); "
+    "nothing of the job is left behind.",
+    ErrorCode.CANCELLED: "The job was cancelled by request.",
+    ErrorCode.INTERNAL: "A bug in the engine; its log says more. The engine keeps serving.",
+}
 
 
 class ProtocolError(Exception):

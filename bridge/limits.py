@@ -14,7 +14,8 @@ MAX_PROMPT_CHARS = 1000
 MAX_PATH_CHARS = 1024
 MIN_BPM, MAX_BPM = 20.0, 300.0
 MIN_BARS, MAX_BARS = 1, 64
-MAX_VARIATIONS = 8
+# Stems x variations bound the done reply: 32 entries of ~200 bytes fit one datagram.
+MAX_VARIATIONS = 4
 MAX_STEMS = 8
 SAMPLE_RATES = (32000, 44100, 48000, 88200, 96000)
 FORMATS = ("wav16", "wav24", "float32")

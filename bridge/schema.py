@@ -250,9 +250,9 @@ def describe(cls: type[Message]) -> list[tuple[str, str, str, str]]:
         if f.name == "request_id":
             continue
         if f.default is not dataclasses.MISSING:
-            default = repr(f.default)
+            default = ",".join(f.default) if isinstance(f.default, tuple) else repr(f.default)
         elif f.default_factory is not dataclasses.MISSING:
-            default = repr(f.default_factory())
+            default = "none"
         else:
             default = "required"
         rows.append((f.name, _type_name(hints[f.name]), default, f.metadata.get("doc", "")))
