@@ -86,6 +86,7 @@ class EngineClient:
                 self._sock = socket.create_connection(self.address, timeout=timeout)
             except OSError as exc:
                 raise EngineUnreachable(f"cannot connect to {host}:{port}: {exc}") from exc
+            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small frames
         self._sock.settimeout(0.2)
         self._send_lock = threading.Lock()
         self._receiver = threading.Thread(target=self._receive, name="osc-client", daemon=True)

@@ -187,6 +187,8 @@ class OscListener:
 
     def _serve_connection(self, conn: socket.socket, peer: tuple[str, int]) -> None:
         conn.settimeout(self._idle_timeout)
+        # Replies are small frames: without this, Nagle and delayed ACKs add ~40 ms each.
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         send_lock = threading.Lock()
 
         def send_frame(payload: bytes) -> None:
