@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import time
 import uuid
 from collections.abc import Iterator
@@ -127,6 +128,11 @@ def _engine(args: argparse.Namespace) -> Iterator[EngineClient]:
         with connect(args) as client:
             yield client
         return
+    if importlib.util.find_spec("torch") is None:
+        raise RuntimeError(
+            "no engine is running and this install has none (it was installed without the "
+            "'engine' extra). Run './scripts/setup', or point --engine at a running engine."
+        )
     print(f"No engine running; starting one (model {args.model!r})...", flush=True)
     with (
         LocalEngine(default_library(), model=args.model) as engine,
