@@ -33,11 +33,12 @@ class LocalEngine:
         model: str = "default",
         tcp: bool = False,
         queue_size: int = 8,
+        udp_port: int | None = None,
         extra_args: tuple[str, ...] = (),
         log_path: Path | None = None,
     ) -> None:
         self.library = library
-        self.udp_port = free_port()
+        self.udp_port = udp_port or free_port()
         self.tcp_port = free_port(socket.SOCK_STREAM) if tcp else None
         self.command = [
             sys.executable,

@@ -1,0 +1,183 @@
+"""The host's own record of the jobs it asked for, kept on disk so none is ever lost.
+
+Every submitted request is journalled before it is sent. When the engine is not running,
+dies mid-job or restarts, the job is marked ``lost`` with a message the producer can read,
+and ``resubmit`` sends the same request again under a new id: one action, nothing retyped.
+The journal is one JSON file, rewritten atomically on every change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bridge.client import EngineClient, EngineUnreachable
+from bridge.errors import ErrorCode, ProtocolError
+from bridge.messages import Done, Generate, Preview, Progress
+from plugin_host.atomic import atomic_write
+
+# Host-side states on top of the engine's: "sent" until acked, "lost" when the engine went away.
+HOST_STATES = ("sent", "queued", "running", "done", "failed", "cancelled", "lost")
+
+
+@dataclass
+class JobRecord:
+    """What the host knows about one job."""
+
+    request: Generate
+    state: str = "sent"
+    fraction: float = 0.0
+    stage: str = ""
+    message: str = ""
+    stems: dict[str, str] = field(default_factory=dict)
+    key: str = ""
+    seed: int = -1
+    resubmitted_as: str = ""
+
+    @property
+    def id(self) -> str:
+        """The job's id (its request id)."""
+        return self.request.request_id
+
+    @property
+    def can_resubmit(self) -> bool:
+        """True when the job ended without a result and has not been sent again yet."""
+        return self.state in ("lost", "failed", "cancelled") and not self.resubmitted_as
+
+
+def new_job_id() -> str:
+    """A fresh, unique request id."""
+    return f"host-{uuid.uuid4().hex[:16]}"
+
+
+class HostJobs:
+    """Submit, follow and resubmit jobs; every change is saved to ``journal``."""
+
+    def __init__(self, connect: Callable[[], EngineClient], journal: Path) -> None:
+        self._connect = connect
+        self._journal = journal
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._records: dict[str, JobRecord] = self._load()
+
+    def records(self) -> list[JobRecord]:
+        """Every job on record, oldest first."""
+        with self._lock:
+            return list(self._records.values())
+
+    def get(self, job_id: str) -> JobRecord:
+        """One job's record; KeyError if the host never sent it."""
+        with self._lock:
+            return self._records[job_id]
+
+    def run(
+        self,
+        request: Generate,
+        *,
+        timeout: float = 1800.0,
+        on_update: Callable[[JobRecord], None] | None = None,
+    ) -> JobRecord:
+        """Journal, submit and follow ``request`` to its end; return the final record.
+
+        Never raises for engine trouble: the record says what happened (``lost`` when the
+        engine is gone, ``failed`` with the engine's message otherwise).
+        """
+        record = JobRecord(request=request)
+        self._update(record, on_update)
+        try:
+            with self._connect() as client:
+                ack = client.submit(request)
+                self._update(record, on_update, state=ack.state)
+
+                def progress(message: Progress) -> None:
+                    self._update(record, on_update, state="running",
+                                 fraction=message.fraction, stage=message.stage)
+
+                def preview(message: Preview) -> None:
+                    self._update(record, on_update, state="running")
+
+                done = client.wait(request.request_id, timeout=timeout,
+                                   on_progress=progress, on_preview=preview)
+        except EngineUnreachable as exc:
+            self._update(record, on_update, state="lost", message=_lost_message(exc))
+        except ProtocolError as exc:
+            state = "cancelled" if exc.code == ErrorCode.CANCELLED else "failed"
+            self._update(record, on_update, state=state, message=f"{exc.message} [{exc.code}]")
+        else:
+            self._finish(record, done, on_update)
+        return record
+
+    def resubmit(
+        self,
+        job_id: str,
+        *,
+        timeout: float = 1800.0,
+        on_update: Callable[[JobRecord], None] | None = None,
+    ) -> JobRecord:
+        """Send a lost, failed or cancelled job's request again under a new id and follow it."""
+        old = self.get(job_id)
+        if not old.can_resubmit:
+            raise ValueError(f"job {job_id} is {old.state}; only lost, failed or cancelled "
+                             "jobs can be resubmitted, once")
+        request = dataclasses.replace(old.request, request_id=new_job_id())
+        self._update(old, None, resubmitted_as=request.request_id)
+        return self.run(request, timeout=timeout, on_update=on_update)
+
+    # ------------------------------------------------------------------ internals
+
+    def _finish(self, record: JobRecord, done: Done,
+                on_update: Callable[[JobRecord], None] | None) -> None:
+        self._update(record, on_update, state="done", fraction=1.0, stage="done",
+                     stems=dict(done.stems), key=done.key, seed=done.seed, message="")
+
+    def _update(self, record: JobRecord, on_update: Callable[[JobRecord], None] | None,
+                **changes: object) -> None:
+        with self._lock:
+            for name, value in changes.items():
+                setattr(record, name, value)
+            self._records[record.id] = record
+            self._save()
+        if on_update is not None:
+            on_update(record)
+
+    def _save(self) -> None:
+        payload = [_to_json(record) for record in self._records.values()]
+        data = json.dumps(payload, indent=1).encode()
+        atomic_write(self._journal, lambda handle: handle.write(data))
+
+    def _load(self) -> dict[str, JobRecord]:
+        if not self._journal.exists():
+            return {}
+        try:
+            rows = json.loads(self._journal.read_text())
+            records = [_from_json(row) for row in rows]
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"the job journal {self._journal} is unreadable: {exc}") from exc
+        for record in records:
+            if record.state in ("sent", "queued", "running"):
+                # The host stopped while following it: its fate is unknown until asked.
+                record.state, record.message = "lost", "the host stopped while this job ran"
+        return {record.id: record for record in records}
+
+
+def _lost_message(exc: EngineUnreachable) -> str:
+    return (f"The engine stopped answering ({exc}). Start it again ('stemloom engine serve') "
+            "and resubmit the job.")
+
+
+def _to_json(record: JobRecord) -> dict:
+    row = dataclasses.asdict(record)
+    row["request"] = {f.name: getattr(record.request, f.name)
+                      for f in dataclasses.fields(record.request) if f.name != "token"}
+    return row
+
+
+def _from_json(row: dict) -> JobRecord:
+    request_fields = dict(row.pop("request"))
+    request_fields["stems"] = tuple(request_fields["stems"])
+    return JobRecord(request=Generate(**request_fields), **row)
