@@ -245,15 +245,8 @@ class EngineService:
                 self._run(job)
             except Exception:  # last line of defence: the worker must survive any job
                 log.exception("job %s crashed", job.id)
-                self._end(
-                    job,
-                    JobStatus.FAILED,
-                    Fail(
-                        request_id=job.id,
-                        code=ErrorCode.INTERNAL,
-                        message="internal error; see the engine log",
-                    ),
-                )
+                _discard(self.library.job_dir(job.id))
+                self._fail(job, ErrorCode.INTERNAL, "internal error; see the engine log")
 
     def _run(self, job: Job) -> None:
         request = job.request
@@ -306,19 +299,11 @@ class EngineService:
             self._end(job, JobStatus.CANCELLED, _cancelled(job))
         except ProtocolError as exc:
             _discard(job_dir)
-            self._end(
-                job, JobStatus.FAILED, Fail(request_id=job.id, code=exc.code, message=exc.message)
-            )
+            self._fail(job, exc.code, exc.message)
         except OSError as exc:
             _discard(job_dir)
-            self._end(
-                job,
-                JobStatus.FAILED,
-                Fail(
-                    request_id=job.id,
-                    code=ErrorCode.WRITE_FAILED,
-                    message=f"could not write the clips: {exc.strerror or exc}",
-                ),
+            self._fail(
+                job, ErrorCode.WRITE_FAILED, f"could not write the clips: {exc.strerror or exc}"
             )
 
     def _write_metadata(self, job: Job, done: Done, seconds: float) -> None:
@@ -341,6 +326,9 @@ class EngineService:
                 "protocol": PROTOCOL_VERSION,
             },
         )
+
+    def _fail(self, job: Job, code: ErrorCode, message: str) -> None:
+        self._end(job, JobStatus.FAILED, Fail(request_id=job.id, code=code, message=message))
 
     def _end(self, job: Job, status: JobStatus, outcome: Done | Fail) -> None:
         self.book.finish(job, status, outcome)
