@@ -22,6 +22,9 @@ from plugin_host.daw.base import (
 _ADAPTERS = {
     "folder": ("plugin_host.daw.folder", "FolderAdapter"),
     "dawproject": ("plugin_host.daw.dawproject", "DawprojectAdapter"),
+    "reaper": ("plugin_host.daw.reaper", "ReaperAdapter"),
+    "live": ("plugin_host.daw.ableton_live", "LiveAdapter"),
+    "ardour": ("plugin_host.daw.ardour", "ArdourAdapter"),
 }
 
 __all__ = ["ClipRef", "DawAdapter", "PlacementError", "SessionInfo", "TrackKind", "TrackRef",
