@@ -2,52 +2,80 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import soundfile as sf
+from platformdirs import user_data_path
 
 from bridge.messages import Done
 from plugin_host.clip_names import clip_name
 from plugin_host.clips import AcidInfo, root_note_from_key, write_clip
-from plugin_host.daw import ClipRef, get_adapter
+from plugin_host.daw import LIVE_DAWS, ClipRef, DawAdapter, get_adapter
 
 # Unpitched stems carry no root note in their ACID chunk, so a DAW never transposes them.
 _UNPITCHED = {"drums"}
 
 
-def place_job(
-    done: Done, prompt: str, daw: str, destination: Path, bar: float | None = None
-) -> dict[str, ClipRef]:
-    """Write each stem of ``done`` as a clip DAWs tempo-lock (ACID and smpl chunks, a name
-    that says prompt, bpm, key, bars and stem) and place them all on new tracks at ``bar``
-    (default: the session cursor). All or nothing: on failure no track is left behind."""
+def default_clips_root() -> Path:
+    """Where the host keeps the clips it hands to DAWs (DAWs that reference files need them
+    to stay put)."""
+    return user_data_path("stemloom", appauthor=False) / "clips"
+
+
+def write_clips(done: Done, prompt: str, folder: Path) -> dict[str, Path]:
+    """Write each stem of ``done`` into ``folder`` as a clip DAWs tempo-lock: ACID and smpl
+    chunks, and a name that says prompt, bpm, key, bars and stem. Returns stem -> file."""
     numerator, denominator = (int(part) for part in done.time_signature.split("/"))
     beats = round(done.bars * numerator * 4 / denominator)
-    adapter = get_adapter(
+    folder.mkdir(parents=True, exist_ok=True)
+    clips = {}
+    for stem, path in done.stems.items():
+        audio, rate = sf.read(path, always_2d=True, dtype="float32")
+        pitched = stem.split(".")[0] not in _UNPITCHED
+        acid = AcidInfo(
+            tempo=done.bpm,
+            beats=beats,
+            meter=(numerator, denominator),
+            root_note=root_note_from_key(done.key) if pitched else None,
+        )
+        clips[stem] = write_clip(
+            folder / clip_name(prompt, done.bpm, done.key, done.bars, stem),
+            audio,
+            rate,
+            acid,
+            subtype="FLOAT" if done.format == "float32" else "PCM_24",
+        )
+    return clips
+
+
+def open_adapter(daw: str, destination: Path | None, done: Done) -> DawAdapter:
+    """The adapter for ``daw``: a running DAW, or a session file/folder at ``destination``
+    created with the job's tempo, meter and rate when it does not exist yet."""
+    if daw in LIVE_DAWS:
+        return get_adapter(daw)
+    if destination is None:
+        raise ValueError(f"placing into {daw} needs a destination (session file or folder)")
+    numerator, denominator = (int(part) for part in done.time_signature.split("/"))
+    return get_adapter(
         daw,
         path=destination,
         bpm=done.bpm,
         time_signature=(numerator, denominator),
         sample_rate=done.sample_rate,
     )
-    with tempfile.TemporaryDirectory(prefix="stemloom-clips-") as staging:
-        clips = {}
-        for stem, path in done.stems.items():
-            audio, rate = sf.read(path, always_2d=True, dtype="float32")
-            pitched = stem.split(".")[0] not in _UNPITCHED
-            acid = AcidInfo(
-                tempo=done.bpm,
-                beats=beats,
-                meter=(numerator, denominator),
-                root_note=root_note_from_key(done.key) if pitched else None,
-            )
-            name = clip_name(prompt, done.bpm, done.key, done.bars, stem)
-            clips[stem] = write_clip(
-                Path(staging) / name,
-                audio,
-                rate,
-                acid,
-                subtype="FLOAT" if done.format == "float32" else "PCM_24",
-            )
-        return adapter.place_stems(clips, bar)
+
+
+def place_job(
+    done: Done,
+    prompt: str,
+    daw: str,
+    destination: Path | None,
+    bar: float | None = None,
+    clips_root: Path | None = None,
+) -> dict[str, ClipRef]:
+    """Write the job's clips (kept under ``clips_root``/job id) and place them all on new
+    tracks at ``bar`` (default: the session cursor). All or nothing: on failure no track
+    is left behind."""
+    adapter = open_adapter(daw, destination, done)
+    clips = write_clips(done, prompt, (clips_root or default_clips_root()) / done.request_id)
+    return adapter.place_stems(clips, bar)

@@ -18,7 +18,10 @@ from plugin_host.daw.base import (
     TrackRef,
 )
 
-# name -> (module, class); later: ardour, reaper, live, bitwig.
+# Adapters that talk to a running DAW rather than write a session file or folder.
+LIVE_DAWS = ("live",)
+
+# name -> (module, class). Bitwig has a controller extension, not an adapter (docs/daws).
 _ADAPTERS = {
     "folder": ("plugin_host.daw.folder", "FolderAdapter"),
     "dawproject": ("plugin_host.daw.dawproject", "DawprojectAdapter"),
@@ -27,8 +30,8 @@ _ADAPTERS = {
     "ardour": ("plugin_host.daw.ardour", "ArdourAdapter"),
 }
 
-__all__ = ["ClipRef", "DawAdapter", "PlacementError", "SessionInfo", "TrackKind", "TrackRef",
-           "adapter_names", "get_adapter"]
+__all__ = ["LIVE_DAWS", "ClipRef", "DawAdapter", "PlacementError", "SessionInfo", "TrackKind",
+           "TrackRef", "adapter_names", "get_adapter"]
 
 
 def adapter_names() -> list[str]:

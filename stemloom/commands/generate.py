@@ -17,6 +17,7 @@ from bridge.client import EngineClient, EngineUnreachable
 from bridge.errors import ProtocolError
 from bridge.listener import DEFAULT_PORT
 from bridge.messages import Done, Generate, Progress
+from plugin_host.daw import LIVE_DAWS, adapter_names
 from stemloom.commands.common import add_engine_address, connect, default_library, fail
 from stemloom.local_engine import LocalEngine
 
@@ -51,15 +52,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--wait", type=float, default=1800.0, help="seconds to wait for the job")
     parser.add_argument(
         "--daw",
-        choices=("folder", "dawproject"),
+        choices=adapter_names(),
         default=None,
-        help="place the stems on new tracks: a session folder or a .dawproject",
+        help="place the stems on new tracks in this DAW or session file",
     )
     parser.add_argument(
         "--dest",
         type=Path,
         default=None,
-        help="the session folder or .dawproject file to place them in",
+        help="the session folder or file to place them in (a .dawproject, an .RPP, an "
+        "Ardour session folder); not needed for live",
     )
     parser.add_argument(
         "--bar",
@@ -91,8 +93,8 @@ def _generate(args: argparse.Namespace) -> int:
         request.validate()
     except ProtocolError as exc:
         return fail(exc.message)
-    if args.daw and args.dest is None:
-        return fail("--daw needs --dest (the session folder or .dawproject file)")
+    if args.daw and args.daw not in LIVE_DAWS and args.dest is None:
+        return fail(f"--daw {args.daw} needs --dest (the session folder or file)")
     started = time.monotonic()
     try:
         with _engine(args) as client:
@@ -112,7 +114,8 @@ def _generate(args: argparse.Namespace) -> int:
         except (PlacementError, OSError, ValueError) as exc:
             return fail(f"the stems were made but could not be placed: {exc}")
         bar = next(iter(placed.values())).bar
-        print(f"Placed {len(placed)} stems on new tracks at bar {bar:g} in {args.dest}")
+        where = args.dest or args.daw
+        print(f"Placed {len(placed)} stems on new tracks at bar {bar:g} in {where}")
     return 0
 
 
