@@ -1,0 +1,142 @@
+"""Build a synthetic corpus: plan shards from a seed, render them in worker processes, resume."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.corpus.composer import sample_spec
+from engine.corpus.fluid import DEFAULT_SOUNDFONT
+from engine.corpus.shards import ShardWriter, shard_done, split_of, write_manifest
+
+DEFAULT_FRACTIONS = (0.9, 0.05, 0.05)
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """One shard to write: its file name, split and the example indices it holds."""
+
+    name: str
+    split: str
+    indices: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did: examples and audio seconds written now, shards skipped as done."""
+
+    examples: int
+    seconds: float
+    wall: float
+    skipped_shards: int
+
+    @property
+    def realtime(self) -> float:
+        """Audio seconds made per wall-clock second."""
+        return self.seconds / self.wall if self.wall else 0.0
+
+
+def example_seed(seed: int, index: int) -> int:
+    """The seed of example `index` of a corpus built with `seed`."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+def count_for_hours(hours: float, seed: int) -> int:
+    """How many examples make `hours` of audio (specs are cheap: nothing is rendered)."""
+    total, index = 0.0, 0
+    while total < hours * 3600.0:
+        total += sample_spec(example_seed(seed, index)).seconds
+        index += 1
+    return index
+
+
+def plan(examples: int, seed: int, shard_size: int,
+         fractions: tuple[float, float, float] = DEFAULT_FRACTIONS) -> list[ShardJob]:
+    """Deal examples 0..N-1 to splits by seed, then cut each split into shards."""
+    by_split: dict[str, list[int]] = {"train": [], "validation": [], "test": []}
+    for index in range(examples):
+        by_split[split_of(seed, index, fractions)].append(index)
+    jobs = []
+    for split, indices in by_split.items():
+        for start in range(0, len(indices), shard_size):
+            number = start // shard_size
+            jobs.append(ShardJob(f"{split}-{number:06d}.tar", split,
+                                 tuple(indices[start:start + shard_size])))
+    return jobs
+
+
+def build_shard(job: ShardJob, root: str, seed: int, soundfont: str,
+                bits: int = 16) -> tuple[int, float]:
+    """Render and publish one shard; returns (examples, audio seconds)."""
+    from engine.corpus.example import make_example
+
+    writer = ShardWriter(Path(root) / job.name)
+    seconds = 0.0
+    for index in job.indices:
+        meta, files = make_example(example_seed(seed, index), soundfont, bits=bits)
+        meta.update(index=index, split=job.split)
+        writer.add(f"{index:08d}", meta, files)
+        seconds += meta["seconds"]
+    writer.close()
+    return len(job.indices), seconds
+
+
+def build(root: Path, examples: int | None = None, hours: float | None = None, seed: int = 0,
+          soundfont: str = DEFAULT_SOUNDFONT, workers: int = 2, shard_size: int = 16,
+          fractions: tuple[float, float, float] = DEFAULT_FRACTIONS, bits: int = 16,
+          progress: bool = True) -> BuildReport:
+    """Build (or finish building) a corpus of `examples` examples or `hours` of audio.
+
+    The plan depends only on (count, seed, shard_size, fractions), so running the same
+    command again skips finished shards and redoes only missing ones.
+    """
+    if (examples is None) == (hours is None):
+        raise ValueError("give either examples or hours")
+    if not Path(soundfont).is_file():
+        raise FileNotFoundError(f"soundfont not found: {soundfont}")
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    count = examples if examples is not None else count_for_hours(float(hours), seed)
+    jobs = plan(count, seed, shard_size, fractions)
+    todo = [j for j in jobs if not shard_done(root / j.name)]
+    start = time.perf_counter()
+    done, seconds = 0, 0.0
+    bar = _progress(sum(len(j.indices) for j in todo), progress)
+    if workers <= 1:
+        for job in todo:
+            n, s = build_shard(job, str(root), seed, soundfont, bits)
+            done, seconds = done + n, seconds + s
+            _advance(bar, n, seconds, start)
+    else:
+        context = multiprocessing.get_context("spawn")  # a clean libfluidsynth per worker
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = [pool.submit(build_shard, j, str(root), seed, soundfont, bits) for j in todo]
+            for future in as_completed(futures):
+                n, s = future.result()
+                done, seconds = done + n, seconds + s
+                _advance(bar, n, seconds, start)
+    if bar is not None:
+        bar.close()
+    write_manifest(root, {"build": {"seed": seed, "examples": count, "shard_size": shard_size,
+                                    "bits": bits, "soundfont": Path(soundfont).name}})
+    return BuildReport(done, seconds, time.perf_counter() - start, len(jobs) - len(todo))
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="ex", desc="corpus", smoothing=0.1)
+
+
+def _advance(bar, n: int, seconds: float, start: float) -> None:
+    if bar is not None:
+        bar.update(n)
+        bar.set_postfix(hours=f"{seconds / 3600:.2f}",
+                        x_rt=f"{seconds / max(time.perf_counter() - start, 1e-9):.0f}")

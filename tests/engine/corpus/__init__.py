@@ -1,0 +1,1 @@
+"""Tests of the training corpus factory (engine/corpus)."""
