@@ -216,7 +216,8 @@ def _as_stereo(audio: np.ndarray) -> np.ndarray:
         raise ValueError("audio is empty")
     if not np.isfinite(array).all():
         raise ValueError("audio contains NaN or infinity")
-    return np.repeat(array, 2, axis=1) if array.shape[1] == 1 else array
+    # Contiguous rows: the 24-bit packer views the samples' bytes.
+    return np.ascontiguousarray(np.repeat(array, 2, axis=1) if array.shape[1] == 1 else array)
 
 
 def _pcm24_bytes(stereo: np.ndarray) -> bytes:
