@@ -213,7 +213,8 @@ def test_capture_from_an_in_memory_port() -> None:
     player = play(port, bpm, time.monotonic())
     captured = check_capture(capture_midi(port, bpm, bars=1), bpm)
     player.join(timeout=5)
-    assert_close(captured, tolerance_beats=0.1)  # 25 ms: sleep and scheduling jitter
+    # 50 ms: thread sleep and scheduling jitter on a loaded 2-core machine.
+    assert_close(captured, tolerance_beats=0.2)
 
 
 def test_stopping_a_capture_ends_the_file_there() -> None:
