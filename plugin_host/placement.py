@@ -48,34 +48,35 @@ def write_clips(done: Done, prompt: str, folder: Path) -> dict[str, Path]:
     return clips
 
 
-def open_adapter(daw: str, destination: Path | None, done: Done) -> DawAdapter:
-    """The adapter for ``daw``: a running DAW, or a session file/folder at ``destination``
-    created with the job's tempo, meter and rate when it does not exist yet."""
+def open_adapter(
+    daw: str,
+    destination: Path | None,
+    *,
+    bpm: float | None = None,
+    time_signature: tuple[int, int] | None = None,
+    sample_rate: int | None = None,
+) -> DawAdapter:
+    """The adapter for ``daw``: a running DAW, or a session file/folder at ``destination``.
+
+    An existing session keeps its own tempo, meter and rate; the given facts shape a new one.
+    """
     if daw in LIVE_DAWS:
         return get_adapter(daw)
     if destination is None:
         raise ValueError(f"placing into {daw} needs a destination (session file or folder)")
-    numerator, denominator = (int(part) for part in done.time_signature.split("/"))
-    return get_adapter(
-        daw,
-        path=destination,
-        bpm=done.bpm,
-        time_signature=(numerator, denominator),
-        sample_rate=done.sample_rate,
-    )
+    facts = {"bpm": bpm, "time_signature": time_signature, "sample_rate": sample_rate}
+    return get_adapter(daw, path=destination, **{k: v for k, v in facts.items() if v})
 
 
 def place_job(
     done: Done,
     prompt: str,
-    daw: str,
-    destination: Path | None,
+    adapter: DawAdapter,
     bar: float | None = None,
     clips_root: Path | None = None,
 ) -> dict[str, ClipRef]:
     """Write the job's clips (kept under ``clips_root``/job id) and place them all on new
     tracks at ``bar`` (default: the session cursor). All or nothing: on failure no track
     is left behind."""
-    adapter = open_adapter(daw, destination, done)
     clips = write_clips(done, prompt, (clips_root or default_clips_root()) / done.request_id)
     return adapter.place_stems(clips, bar)

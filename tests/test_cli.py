@@ -50,11 +50,17 @@ def test_generate_places_stems_in_a_dawproject_and_a_folder(tmp_path) -> None:
     assert all("_84bpm_" in n and "_1bars_" in n for n in names if n.startswith("audio/"))
     folder = tmp_path / "session"
     result = stemloom("generate", "bossa nova guitar", "--bars", "1", "--stems", "guitar",
+                      "--bpm", "90", "--time-signature", "3/4", "--model", "random-tiny",
+                      "--daw", "folder", "--dest", str(folder), home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    # A second request into the same session takes its tempo and meter from the session.
+    result = stemloom("generate", "bossa nova bass", "--bars", "1", "--stems", "bass",
                       "--model", "random-tiny", "--daw", "folder", "--dest", str(folder),
                       home=tmp_path)
     assert result.returncode == 0, result.stderr
+    assert "1 bars at 90 BPM (3/4)" in result.stdout
     session = json.loads((folder / "session.json").read_text())
-    assert len(session["tracks"]) == 1
+    assert len(session["tracks"]) == 2
 
 
 def test_bad_arguments_are_refused_before_anything_runs(tmp_path) -> None:

@@ -17,7 +17,7 @@ from bridge.client import EngineClient, EngineUnreachable
 from bridge.errors import ProtocolError
 from bridge.listener import DEFAULT_PORT
 from bridge.messages import Done, Generate, Progress
-from plugin_host.daw import LIVE_DAWS, adapter_names
+from plugin_host.daw import LIVE_DAWS, DawAdapter, adapter_names
 from stemloom.commands.common import add_engine_address, connect, default_library, fail
 from stemloom.local_engine import LocalEngine
 
@@ -31,9 +31,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         f"uses the engine on 127.0.0.1:{DEFAULT_PORT}, or starts one for this request.",
     )
     parser.add_argument("prompt", help='e.g. "dusty lo-fi drums and mellow rhodes"')
-    parser.add_argument("--bpm", type=float, default=120.0)
+    parser.add_argument("--bpm", type=float, default=None,
+                        help="tempo (default: the DAW session's, else 120)")
     parser.add_argument("--bars", type=int, default=8)
-    parser.add_argument("--time-signature", default="4/4")
+    parser.add_argument("--time-signature", default=None,
+                        help="meter such as 3/4 (default: the DAW session's, else 4/4)")
     parser.add_argument("--key", default="", help='e.g. "A minor" (default: model chooses)')
     parser.add_argument(
         "--stems",
@@ -43,7 +45,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=-1)
     parser.add_argument("--variations", type=int, default=1)
     parser.add_argument("--melody", default="", help="a hum (audio) or MIDI file to follow")
-    parser.add_argument("--sample-rate", type=int, default=48000, choices=limits.SAMPLE_RATES)
+    parser.add_argument("--sample-rate", type=int, default=None, choices=limits.SAMPLE_RATES,
+                        help="output rate (default: the DAW session's, else 48000)")
     parser.add_argument("--format", default="wav24", choices=limits.FORMATS)
     parser.add_argument("--loop", action="store_true", help="make the end flow into the start")
     parser.add_argument(
@@ -74,27 +77,33 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    adapter = None
+    if args.daw:
+        if args.daw not in LIVE_DAWS and args.dest is None:
+            return fail(f"--daw {args.daw} needs --dest (the session folder or file)")
+        try:
+            adapter = _open_session(args)
+        except (OSError, ValueError, RuntimeError) as exc:
+            return fail(f"cannot open the {args.daw} session: {exc}")
     try:
         request = Generate(
             request_id=f"gen-{uuid.uuid4().hex[:12]}",
             prompt=args.prompt,
-            bpm=args.bpm,
+            bpm=args.bpm or 120.0,
             bars=args.bars,
-            time_signature=args.time_signature,
+            time_signature=args.time_signature or "4/4",
             key=args.key,
             stems=tuple(s.strip() for s in args.stems.split(",") if s.strip()),
             seed=args.seed,
             variations=args.variations,
             melody=str(Path(args.melody).resolve()) if args.melody else "",
-            sample_rate=args.sample_rate,
+            sample_rate=args.sample_rate or 48000,
             format=args.format,
             loop=args.loop,
         )
         request.validate()
     except ProtocolError as exc:
         return fail(exc.message)
-    if args.daw and args.daw not in LIVE_DAWS and args.dest is None:
-        return fail(f"--daw {args.daw} needs --dest (the session folder or file)")
     started = time.monotonic()
     try:
         with _engine(args) as client:
@@ -105,18 +114,34 @@ def _generate(args: argparse.Namespace) -> int:
     except (EngineUnreachable, RuntimeError) as exc:
         return fail(str(exc))
     _print_done(done, time.monotonic() - started)
-    if args.daw:
+    if adapter is not None:
         from plugin_host.daw import PlacementError
         from plugin_host.placement import place_job
 
         try:
-            placed = place_job(done, args.prompt, args.daw, args.dest, args.bar)
+            placed = place_job(done, args.prompt, adapter, args.bar)
         except (PlacementError, OSError, ValueError) as exc:
             return fail(f"the stems were made but could not be placed: {exc}")
         bar = next(iter(placed.values())).bar
         where = args.dest or args.daw
         print(f"Placed {len(placed)} stems on new tracks at bar {bar:g} in {where}")
     return 0
+
+
+def _open_session(args: argparse.Namespace) -> DawAdapter:
+    """Open the DAW target and fill tempo, meter and rate the user left out from the
+    session, so the clips fit it (an existing session keeps its own; a new one takes ours)."""
+    from plugin_host.placement import open_adapter
+
+    meter = tuple(int(p) for p in args.time_signature.split("/")) if args.time_signature else None
+    adapter = open_adapter(args.daw, args.dest, bpm=args.bpm, time_signature=meter,
+                           sample_rate=args.sample_rate)
+    session = adapter.session_info()
+    args.bpm = args.bpm or session.bpm
+    args.time_signature = args.time_signature or "/".join(map(str, session.time_signature))
+    if args.sample_rate is None and session.sample_rate in limits.SAMPLE_RATES:
+        args.sample_rate = session.sample_rate
+    return adapter
 
 
 @contextlib.contextmanager
