@@ -58,7 +58,9 @@ def open_adapter(
 ) -> DawAdapter:
     """The adapter for ``daw``: a running DAW, or a session file/folder at ``destination``.
 
-    An existing session keeps its own tempo, meter and rate; the given facts shape a new one.
+    Facts left as None keep an existing session's own tempo, meter and rate (a new session
+    gets the adapter's defaults); given facts shape a new session and, where the adapter
+    allows it, override an existing one's.
     """
     if daw in LIVE_DAWS:
         return get_adapter(daw)

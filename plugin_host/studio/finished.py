@@ -1,0 +1,50 @@
+"""What the window does with a finished job's stems: tagged clips to drag, placement in a DAW."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from bridge.messages import Done
+from plugin_host.daw import ClipRef
+from plugin_host.jobs import JobRecord
+from plugin_host.placement import open_adapter, write_clips
+
+
+def done_from_record(record: JobRecord) -> Done:
+    """The done reply a finished job's record stands for (model and metadata are not kept
+    in the journal; clips and placement do not need them)."""
+    if record.state != "done" or not record.stems:
+        raise ValueError(f"job {record.id} has not finished ({record.state})")
+    request = record.request
+    return Done(
+        request_id=record.id, bpm=request.bpm, bars=request.bars,
+        time_signature=request.time_signature, key=record.key,
+        sample_rate=request.sample_rate, format=request.format, seed=record.seed,
+        loop=request.loop, model="", metadata="", stems=dict(record.stems),
+    )
+
+
+def export_clips(record: JobRecord, clips_root: Path) -> dict[str, Path]:
+    """Tempo-tagged clip files (ACID chunk, a name that says prompt, bpm, key, bars and stem)
+    of ``record``'s stems under ``clips_root``/job id; stem -> file.
+
+    They stay there: a DAW may reference a dropped file where it lies.
+    """
+    return write_clips(done_from_record(record), record.request.prompt, clips_root / record.id)
+
+
+def send_to_daw(record: JobRecord, clips: Mapping[str, Path], daw: str, target: str,
+                bar: float | None = None) -> dict[str, ClipRef]:
+    """Place ``clips`` (stem -> tagged clip file of ``record``, effects and all) on new tracks
+    through adapter ``daw`` at ``bar`` (default: the session cursor), all or nothing.
+
+    ``target`` is the session file or folder ("" for a running DAW); a new session takes
+    the job's tempo, meter and rate.
+    """
+    request = record.request
+    numerator, denominator = (int(part) for part in request.time_signature.split("/"))
+    adapter = open_adapter(daw, Path(target).expanduser() if target else None,
+                           bpm=request.bpm, time_signature=(numerator, denominator),
+                           sample_rate=request.sample_rate)
+    return adapter.place_stems(dict(clips), bar)

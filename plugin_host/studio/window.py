@@ -1,0 +1,130 @@
+"""The studio's main window: engine banner, request form on the left, jobs on the right."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from bridge.errors import ProtocolError
+from plugin_host.jobs import HostJobs, JobRecord, new_job_id
+from plugin_host.studio.daw_target import DawTargetBox
+from plugin_host.studio.effects_box import EffectsBox
+from plugin_host.studio.engine_banner import EngineBanner
+from plugin_host.studio.engine_link import EngineLink
+from plugin_host.studio.form import GenerateForm
+from plugin_host.studio.job_panel import JobPanel
+from plugin_host.studio.job_runner import JobRunner
+from plugin_host.studio.melody_box import MelodyBox
+from plugin_host.studio.settings import StudioSettings
+from plugin_host.studio.style import STYLE_SHEET
+
+# How often the banner re-asks the engine while nothing else does.
+ENGINE_WATCH_S = 5.0
+
+
+class StudioWindow(QMainWindow):
+    """Prompt in, stems out: the whole studio in one window."""
+
+    def __init__(self, settings: StudioSettings) -> None:
+        super().__init__()
+        self.setWindowTitle("Stemloom Studio")
+        self.setStyleSheet(STYLE_SHEET)
+        self.settings = settings
+        self.link = EngineLink(settings, self)
+        self.runner = JobRunner(HostJobs(settings.connect, settings.journal), settings.connect,
+                                self)
+        self.banner = EngineBanner(self.link)
+        self.daw_target = DawTargetBox()
+        self.form = GenerateForm()
+        self.melody = MelodyBox(self._tempo, settings.hum_folder,
+                                input_device=settings.input_device,
+                                output_device=settings.output_device)
+        self.jobs = JobPanel(self.runner, self.daw_target.target, settings.clips_root,
+                             settings.output_device)
+        self.effects = EffectsBox(self.jobs)
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setObjectName("primary")
+        self.generate_button.setDefault(True)
+        self.generate_button.clicked.connect(self.generate)
+        self.form_problem = QLabel()
+        self.form_problem.setProperty("problem", True)
+        self.form_problem.setWordWrap(True)
+        self.form_problem.setTextFormat(Qt.TextFormat.PlainText)
+        self._build()
+        self.daw_target.session_read.connect(self.form.apply_session)
+        self.jobs.status.connect(self.statusBar().showMessage)
+        self.effects.status.connect(self.statusBar().showMessage)
+        self.runner.problem.connect(self.statusBar().showMessage)
+        self.runner.updated.connect(self._job_changed)
+        if settings.daw:
+            self.daw_target.choose(settings.daw, settings.dest or "")
+        self.link.probe()
+        self.link.watch(ENGINE_WATCH_S)
+        self.resize(1180, 760)
+
+    def _build(self) -> None:
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 6, 0)
+        column.addWidget(self.daw_target)
+        column.addWidget(self.form)
+        column.addWidget(self.melody)
+        column.addStretch(1)
+        column.addWidget(self.form_problem)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.generate_button)
+        column.addLayout(row)
+        right = QWidget()
+        jobs = QVBoxLayout(right)
+        jobs.setContentsMargins(6, 0, 0, 0)
+        jobs.addWidget(self.jobs, 1)
+        jobs.addWidget(self.effects)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setChildrenCollapsible(False)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(10, 10, 10, 4)
+        layout.addWidget(self.banner)
+        layout.addWidget(splitter, 1)
+        self.setCentralWidget(central)
+
+    def generate(self) -> None:
+        """Submit the form as a new job (the form says what is wrong instead, if anything)."""
+        melody = str(self.melody.melody.resolve()) if self.melody.melody else ""
+        try:
+            request = self.form.request(new_job_id(), melody=melody)
+        except ProtocolError as error:
+            self.form_problem.setText(f"Cannot generate: {error.message}")
+            return
+        self.form_problem.clear()
+        self.runner.submit(request)
+        self.statusBar().showMessage(f"Sent “{request.prompt}”")
+
+    def _job_changed(self, record: JobRecord) -> None:
+        # A job that ended tells something about the engine: ready after done, gone if lost.
+        if record.state in ("done", "lost"):
+            self.link.probe()
+
+    def _tempo(self) -> tuple[float, tuple[int, int], int]:
+        return self.form.bpm.value(), self.form.time_signature(), self.form.bars.value()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Release the audio devices and stop an engine this window started."""
+        self.melody.close_devices()
+        self.jobs.play_button.close_device()
+        self.link.stop_started()
+        super().closeEvent(event)
