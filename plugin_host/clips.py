@@ -21,7 +21,7 @@ from typing import BinaryIO, Literal
 
 import numpy as np
 
-from plugin_host.atomic import atomic_write
+from bridge.atomic import atomic_write
 
 Subtype = Literal["PCM_24", "FLOAT"]
 

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO, Literal
 
 import numpy as np
 
-from plugin_host.atomic import atomic_write
+from bridge.atomic import atomic_write
 from plugin_host.audio_devices import AudioDeviceError, find_device, sounddevice
 from plugin_host.click import Metronome, beat_seconds
 from plugin_host.levels import LevelMeter, check_take

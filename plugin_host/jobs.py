@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bridge.atomic import atomic_write
 from bridge.client import EngineClient, EngineUnreachable
 from bridge.errors import ErrorCode, ProtocolError
 from bridge.messages import Done, Generate, Preview, Progress
-from plugin_host.atomic import atomic_write
 
 # Host-side states on top of the engine's: "sent" until acked, "lost" when the engine went away.
 HOST_STATES = ("sent", "queued", "running", "done", "failed", "cancelled", "lost")

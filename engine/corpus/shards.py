@@ -13,23 +13,17 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from bridge.atomic import atomic_write_bytes
+
 FORMAT = "stemloom-corpus"
 VERSION = 1
 SPLITS = ("train", "validation", "test")
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file and a rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def split_of(seed: int, index: int, fractions: tuple[float, float, float]) -> str:
@@ -68,8 +62,8 @@ class ShardWriter:
     def close(self) -> None:
         """Finish the tar, then publish the tar and then its index (the index marks done)."""
         self._tar.close()
-        atomic_write(self.path, self._buffer.getvalue())
-        atomic_write(self.path.with_suffix(".jsonl"), "".join(f"{x}\n" for x in self._lines)
+        atomic_write_bytes(self.path, self._buffer.getvalue())
+        atomic_write_bytes(self.path.with_suffix(".jsonl"), "".join(f"{x}\n" for x in self._lines)
                      .encode())
 
 
@@ -103,7 +97,8 @@ def write_manifest(root: Path, extra: dict | None = None) -> dict:
                        "seconds": round(sum(r["seconds"] for r in rows), 3)})
     manifest = {**kept, **(extra or {}), "format": FORMAT, "version": VERSION,
                 "sample_rate": 32000, "shards": shards}
-    atomic_write(root / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True).encode())
+    atomic_write_bytes(root / "manifest.json",
+                       json.dumps(manifest, indent=1, sort_keys=True).encode())
     return manifest
 
 

@@ -8,14 +8,14 @@ and every path is checked to lie inside the library whatever a request says.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import soundfile as sf
+
+from bridge.atomic import atomic_write
 
 SUBTYPES = {"wav16": "PCM_16", "wav24": "PCM_24", "float32": "FLOAT"}
 METADATA_NAME = "job.json"
@@ -68,17 +68,4 @@ class ClipLibrary:
     def _write_atomic(self, path: Path, write: Callable[[Any], None]) -> Path:
         target = self.confine(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        # Not a context manager: the temp file must outlive the handle until it is renamed.
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115
-            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
-        )
-        try:
-            with handle:
-                write(handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(handle.name, target)
-        except BaseException:
-            Path(handle.name).unlink(missing_ok=True)
-            raise
-        return target
+        return atomic_write(target, write)

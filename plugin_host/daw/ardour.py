@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from plugin_host.atomic import atomic_write
+from bridge.atomic import atomic_write
 from plugin_host.clip_names import safe_file_name, unique_name
 from plugin_host.clips import read_clip_info
 from plugin_host.daw.ardour_run import ArdourCrashed, Facts, LuaValue, run_lua

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from plugin_host.atomic import atomic_write_bytes
+from bridge.atomic import atomic_write_bytes
 
 SUFFIX = ".ardour"
 SUPERCLOCK = 282_240_000  # Ardour 7's default; a session states its own in <TempoMap>

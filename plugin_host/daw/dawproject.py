@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 from xml.etree import ElementTree as ET
 
-from plugin_host.atomic import atomic_write
+from bridge.atomic import atomic_write
 from plugin_host.clip_names import safe_file_name, unique_name
 from plugin_host.clips import read_clip_info
 from plugin_host.daw.base import ClipRef, SessionInfo, TrackKind, TrackRef, check_bar

@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
-from plugin_host.atomic import atomic_write, atomic_write_bytes
+from bridge.atomic import atomic_write, atomic_write_bytes
 from plugin_host.clip_names import safe_file_name, unique_name
 from plugin_host.clips import read_clip_info
 from plugin_host.daw import rpp
