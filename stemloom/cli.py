@@ -9,7 +9,17 @@ import logging
 import sys
 
 from stemloom import __version__
-from stemloom.commands import bench, doctor, engine, evaluate, generate, host
+from stemloom.commands import (
+    bench,
+    codec,
+    doctor,
+    engine,
+    evaluate,
+    generate,
+    host,
+    studio,
+    train,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"stemloom {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (engine, generate, host, doctor, bench, evaluate):
+    for module in (engine, generate, host, doctor, bench, evaluate, train, codec, studio):
         module.add_commands(commands)
     _add_corpus(commands)
     return parser

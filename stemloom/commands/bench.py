@@ -18,13 +18,43 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     bridge.add_argument("--json", action="store_true", help="print JSON only")
     bridge.set_defaults(func=_bridge)
+    codec = sub.add_parser("codec", help="codec encode/decode speed (x real time) and memory")
+    codec.add_argument("--weights", help="codec weights (default: the shipped codec)")
+    codec.add_argument("--seconds", type=float, default=10.0, help="audio per item (default: "
+                       "%(default)s)")
+    codec.add_argument("--runs", type=int, default=5, help="timed runs; medians are reported "
+                       "(default: %(default)s)")
+    codec.add_argument("--json", action="store_true", help="print JSON only")
+    codec.set_defaults(func=_codec)
+    mulan = sub.add_parser("mulan", help="MuLan text embedding latency, audio embedding speed")
+    mulan.add_argument("--weights", help="MuLan weights folder (default: the shipped one)")
+    mulan.add_argument("--runs", type=int, default=20, help="timed runs (medians reported)")
+    mulan.add_argument("--json", action="store_true", help="print JSON only")
+    mulan.set_defaults(func=_mulan)
 
 
 def _bridge(args: argparse.Namespace) -> int:
     from stemloom.bench_bridge import run_bridge_bench
 
-    results = run_bridge_bench(args.requests)
-    if args.json:
+    return _print(run_bridge_bench(args.requests), args.json)
+
+
+def _codec(args: argparse.Namespace) -> int:
+    from engine.codec.bench import bench
+
+    return _print(bench(args.weights, args.seconds, args.runs), args.json)
+
+
+def _mulan(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from engine.mulan.bench import bench
+
+    return _print(bench(args.weights and Path(args.weights), args.runs), args.json)
+
+
+def _print(results: dict, as_json: bool) -> int:
+    if as_json:
         print(json.dumps(results, indent=2))
         return 0
     for name, value in results.items():
