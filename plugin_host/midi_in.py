@@ -11,7 +11,7 @@ import bisect
 import os
 import threading
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 import mido
 
 from plugin_host.midi_melody import Part, Span, choose_part, skyline
+from plugin_host.midi_pairing import pair_notes
 
 DEFAULT_TEMPO = 500_000  # microseconds per beat: 120 bpm, the MIDI default
 TICKS_PER_BEAT = 480
@@ -151,21 +152,9 @@ def _parts(midi: mido.MidiFile) -> Iterable[Part]:
     for index, track in enumerate(midi.tracks):
         name = next((message.name.strip() for message in track
                      if message.type == "track_name"), "")
-        sounding: defaultdict[tuple[int, int], deque[tuple[int, int]]] = defaultdict(deque)
         spans: defaultdict[int, list[Span]] = defaultdict(list)
-        now = 0
-        for message in track:
-            now += message.time
-            if message.type not in ("note_on", "note_off"):
-                continue
-            voice = (message.channel, message.note)
-            if message.type == "note_on" and message.velocity > 0:
-                sounding[voice].append((now, message.velocity))
-            elif sounding[voice]:  # note_off, or note_on at velocity 0; first in, first out
-                begin, velocity = sounding[voice].popleft()
-                spans[message.channel].append(Span(begin, now, message.note, velocity))
-        for (channel, pitch), starts in sounding.items():
-            spans[channel].extend(Span(begin, now, pitch, velocity) for begin, velocity in starts)
+        for note in pair_notes(track)[0]:
+            spans[note.channel].append(Span(note.start, note.end, note.pitch, note.velocity))
         for channel, notes in sorted(spans.items()):
             yield Part(track=index, channel=channel, name=name,
                        spans=tuple(span for span in notes if span.end > span.start))

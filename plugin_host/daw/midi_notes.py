@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections import defaultdict, deque
 from dataclasses import dataclass
 
 import mido
+
+from plugin_host.midi_pairing import pair_notes
 
 
 @dataclass(frozen=True)
@@ -41,23 +42,10 @@ def read_midi_notes(path: str | os.PathLike[str]) -> MidiClip:
     ticks_per_beat = midi.ticks_per_beat
     if ticks_per_beat <= 0:
         raise ValueError("SMPTE-timed MIDI files are not supported")
-    sounding: defaultdict[tuple[int, int], deque[tuple[int, int]]] = defaultdict(deque)
-    spans: list[tuple[int, int, int, int, int]] = []
-    now = 0
-    for message in mido.merge_tracks(midi.tracks):
-        now += message.time
-        if message.type not in ("note_on", "note_off"):
-            continue
-        voice = (message.channel, message.note)
-        if message.type == "note_on" and message.velocity > 0:
-            sounding[voice].append((now, message.velocity))
-        elif sounding[voice]:  # note_off, or note_on with velocity 0
-            start, velocity = sounding[voice].popleft()
-            spans.append((start, now, message.note, velocity, message.channel))
-    for (channel, key), starts in sounding.items():
-        spans.extend((start, now, key, velocity, channel) for start, velocity in starts)
+    spans, length = pair_notes(mido.merge_tracks(midi.tracks))
     notes = tuple(
-        MidiNote(start / ticks_per_beat, (end - start) / ticks_per_beat, key, velocity, channel)
-        for start, end, key, velocity, channel in sorted(spans)
+        MidiNote(n.start / ticks_per_beat, (n.end - n.start) / ticks_per_beat, n.pitch,
+                 n.velocity, n.channel)
+        for n in sorted(spans, key=lambda n: (n.start, n.end, n.pitch, n.velocity, n.channel))
     )
-    return MidiClip(notes=notes, length_beats=now / ticks_per_beat)
+    return MidiClip(notes=notes, length_beats=length / ticks_per_beat)
