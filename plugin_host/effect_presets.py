@@ -30,7 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PRESET_DIR = Path(__file__).resolve().parents[1] / "presets" / "effects"
+# The shipped presets: the repository's presets/ folder, which the wheel and the frozen bundles
+# install beside the packages.
+PRESETS_ROOT = Path(__file__).resolve().parents[1] / "presets"
+PRESET_DIR = PRESETS_ROOT / "effects"
 VST3 = "VST3"
 # The built-in effects a preset may use: all of pedalboard's audio effects, not its containers
 # (Pedalboard, Chain, Mix), its instrument hosts or its lossy codecs.
