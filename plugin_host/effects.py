@@ -16,7 +16,7 @@ import numpy as np
 
 from plugin_host.clip_names import safe_component
 from plugin_host.clips import read_clip_info, write_clip
-from plugin_host.effect_presets import VST3, EffectPreset, build_builtin
+from plugin_host.effect_presets import VST3, EffectPreset, build_builtin, load_preset
 
 
 class PluginLoadError(RuntimeError):
@@ -93,6 +93,20 @@ def apply_to_stems(stems: Mapping[str, str | os.PathLike[str]], chain: Any, tag:
         source = result[name]
         target_dir = Path(out_dir) if out_dir is not None else source.parent
         result[name] = apply_to_clip(chain, source, target_dir / f"{source.stem}-{suffix}.wav")
+    return result
+
+
+def apply_presets(clips: Mapping[str, str | os.PathLike[str]],
+                  presets: Mapping[str, str]) -> dict[str, Path]:
+    """Run each clip through the effect preset its stem has in ``presets`` (stem -> preset
+    name; a variation ``drums.2`` takes the preset of ``drums``); the others are unchanged.
+    Returns the clip set with the processed clips' paths replaced."""
+    result = {name: Path(path) for name, path in clips.items()}
+    for name in clips:
+        chosen = presets.get(name.split(".")[0])
+        if chosen:
+            preset = load_preset(chosen)
+            result = apply_to_stems(result, build_chain(preset), preset.name, only=[name])
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import soundfile as sf
@@ -76,9 +77,15 @@ def place_job(
     adapter: DawAdapter,
     bar: float | None = None,
     clips_root: Path | None = None,
+    effects: Mapping[str, str] | None = None,
 ) -> dict[str, ClipRef]:
-    """Write the job's clips (kept under ``clips_root``/job id) and place them all on new
+    """Write the job's clips (kept under ``clips_root``/job id), run the stems named in
+    ``effects`` through their effect presets (stem -> preset name), and place them all on new
     tracks at ``bar`` (default: the session cursor). All or nothing: on failure no track
     is left behind."""
     clips = write_clips(done, prompt, (clips_root or default_clips_root()) / done.request_id)
+    if effects:
+        from plugin_host.effects import apply_presets
+
+        clips = apply_presets(clips, effects)
     return adapter.place_stems(clips, bar)

@@ -17,6 +17,7 @@ from stemloom.commands import (
     evaluate,
     generate,
     host,
+    presets,
     studio,
     train,
 )
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"stemloom {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (engine, generate, host, doctor, bench, evaluate, train, codec, studio):
+    for module in (engine, generate, presets, host, doctor, bench, evaluate, train, codec, studio):
         module.add_commands(commands)
     _add_corpus(commands)
     return parser

@@ -18,9 +18,11 @@ from bridge.errors import ProtocolError
 from bridge.listener import DEFAULT_PORT
 from bridge.messages import Done, Generate, Progress
 from plugin_host.daw import LIVE_DAWS, DawAdapter, adapter_names
+from plugin_host.genre_presets import GenrePreset, PresetError, load_preset
 from stemloom.commands.common import add_engine_address, connect, default_library, fail
 from stemloom.local_engine import LocalEngine
 
+DEFAULT_STEMS = ("drums", "bass", "keys", "lead")
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register ``generate``."""
@@ -30,17 +32,25 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         description="Send one generation request and wait for its stems. Without --engine, "
         f"uses the engine on 127.0.0.1:{DEFAULT_PORT}, or starts one for this request.",
     )
-    parser.add_argument("prompt", help='e.g. "dusty lo-fi drums and mellow rhodes"')
+    parser.add_argument("prompt", nargs="?", default="",
+                        help='e.g. "dusty lo-fi drums and mellow rhodes"; with --preset, '
+                        "words added to the preset's prompt")
+    parser.add_argument("--preset", default=None, metavar="NAME",
+                        help="a genre preset ('stemloom presets list') that fills the prompt "
+                        "and every option left out; a DAW session's tempo and meter come first")
+    parser.add_argument("--no-effects", action="store_true",
+                        help="place the stems without the preset's effect chains")
     parser.add_argument("--bpm", type=float, default=None,
-                        help="tempo (default: the DAW session's, else 120)")
-    parser.add_argument("--bars", type=int, default=8)
+                        help="tempo (default: the DAW session's, else the preset's, else 120)")
+    parser.add_argument("--bars", type=int, default=None, help="length (default: 8)")
     parser.add_argument("--time-signature", default=None,
                         help="meter such as 3/4 (default: the DAW session's, else 4/4)")
-    parser.add_argument("--key", default="", help='e.g. "A minor" (default: model chooses)')
+    parser.add_argument("--key", default=None, help='e.g. "A minor" (default: model chooses)')
     parser.add_argument(
         "--stems",
-        default="drums,bass,keys,lead",
-        help=f"comma-separated, from {', '.join(limits.STEM_NAMES)}",
+        default=None,
+        help=f"comma-separated, from {', '.join(limits.STEM_NAMES)} "
+        f"(default: {','.join(DEFAULT_STEMS)})",
     )
     parser.add_argument("--seed", type=int, default=-1)
     parser.add_argument("--variations", type=int, default=1)
@@ -77,21 +87,30 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    preset = None
+    if args.preset:
+        try:
+            preset = load_preset(args.preset)
+        except PresetError as exc:
+            return fail(str(exc))
+    elif not args.prompt.strip():
+        return fail("give a prompt, or a preset with --preset NAME ('stemloom presets list')")
     adapter = None
     if args.daw:
         if args.daw not in LIVE_DAWS and args.dest is None:
             return fail(f"--daw {args.daw} needs --dest (the session folder or file)")
         try:
-            adapter = _open_session(args)
+            adapter = _open_session(args, preset)
         except (OSError, ValueError, RuntimeError) as exc:
             return fail(f"cannot open the {args.daw} session: {exc}")
+    _fill_from_preset(args, preset)
     try:
         request = Generate(
             request_id=f"gen-{uuid.uuid4().hex[:12]}",
             prompt=args.prompt,
-            bpm=args.bpm or 120.0,
+            bpm=args.bpm,
             bars=args.bars,
-            time_signature=args.time_signature or "4/4",
+            time_signature=args.time_signature,
             key=args.key,
             stems=tuple(s.strip() for s in args.stems.split(",") if s.strip()),
             seed=args.seed,
@@ -114,27 +133,66 @@ def _generate(args: argparse.Namespace) -> int:
     except (EngineUnreachable, RuntimeError) as exc:
         return fail(str(exc))
     _print_done(done, time.monotonic() - started)
+    effects = _effects_to_apply(args, preset)
     if adapter is not None:
         from plugin_host.daw import PlacementError
+        from plugin_host.effects import PluginLoadError
         from plugin_host.placement import place_job
 
         try:
-            placed = place_job(done, args.prompt, adapter, args.bar)
-        except (PlacementError, OSError, ValueError) as exc:
+            placed = place_job(done, args.prompt, adapter, args.bar, effects=effects)
+        except (PlacementError, PluginLoadError, PresetError, OSError, ValueError) as exc:
             return fail(f"the stems were made but could not be placed: {exc}")
         bar = next(iter(placed.values())).bar
         where = args.dest or args.daw
         print(f"Placed {len(placed)} stems on new tracks at bar {bar:g} in {where}")
+        for stem, chain in effects.items():
+            print(f"  {stem} through effect preset {chain!r}")
+    elif effects:
+        print("The preset's effects are applied when placing with --daw, or in the studio: "
+              + ", ".join(f"{stem}: {chain}" for stem, chain in effects.items()))
     return 0
 
 
-def _open_session(args: argparse.Namespace) -> DawAdapter:
+def _fill_from_preset(args: argparse.Namespace, preset: GenrePreset | None) -> None:
+    """Fill what the user (and the DAW session) left out from ``preset``, else the defaults."""
+    if preset is not None:
+        args.prompt = preset.full_prompt(args.prompt)
+    args.bpm = args.bpm or (preset.bpm if preset else 120.0)
+    if args.bars is None:
+        args.bars = preset.bars if preset else 8
+    args.time_signature = args.time_signature or (preset.time_signature if preset else "4/4")
+    if args.key is None:
+        args.key = preset.key if preset else ""
+    if args.stems is None:
+        args.stems = ",".join(preset.stems if preset else DEFAULT_STEMS)
+
+
+def _effects_to_apply(args: argparse.Namespace, preset: GenrePreset | None) -> dict[str, str]:
+    """The preset's stem -> effect chains for the stems asked for, unless --no-effects or this
+    install has no pedalboard (then it says so)."""
+    if preset is None or args.no_effects:
+        return {}
+    stems = {s.strip() for s in args.stems.split(",")}
+    effects = {stem: chain for stem, chain in preset.effects.items() if stem in stems}
+    if effects and importlib.util.find_spec("pedalboard") is None:
+        print("The preset's effects are skipped: pedalboard is not installed "
+              "(./scripts/setup --host installs it)")
+        return {}
+    return effects
+
+
+def _open_session(args: argparse.Namespace, preset: GenrePreset | None) -> DawAdapter:
     """Open the DAW target and fill tempo, meter and rate the user left out from the
-    session, so the clips fit it (an existing session keeps its own; a new one takes ours)."""
+    session, so the clips fit it (an existing session keeps its own; a new one takes ours,
+    or the preset's)."""
     from plugin_host.placement import open_adapter
 
-    meter = tuple(int(p) for p in args.time_signature.split("/")) if args.time_signature else None
-    adapter = open_adapter(args.daw, args.dest, bpm=args.bpm, time_signature=meter,
+    new = args.daw not in LIVE_DAWS and not args.dest.exists()
+    bpm = args.bpm or (preset.bpm if preset and new else None)
+    signature = args.time_signature or (preset.time_signature if preset and new else None)
+    meter = tuple(int(p) for p in signature.split("/")) if signature else None
+    adapter = open_adapter(args.daw, args.dest, bpm=bpm, time_signature=meter,
                            sample_rate=args.sample_rate)
     session = adapter.session_info()
     args.bpm = args.bpm or session.bpm
