@@ -17,6 +17,8 @@ MIN_BARS, MAX_BARS = 1, 64
 # Stems x variations bound the done reply: 32 entries of ~200 bytes fit one datagram.
 MAX_VARIATIONS = 4
 MAX_STEMS = 8
+MAX_BEST_OF = 4
+MAX_GUIDANCE = 10.0
 SAMPLE_RATES = (32000, 44100, 48000, 88200, 96000)
 FORMATS = ("wav16", "wav24", "float32")
 STEM_NAMES = ("mix", "drums", "bass", "keys", "guitar", "strings", "pads", "lead")

@@ -101,6 +101,10 @@ def _seed(value: int) -> str | None:
     return None if -1 <= value < 2**31 else "must be -1 (engine picks) or 0 .. 2^31-1"
 
 
+def _job_ref(value: str) -> str | None:
+    return None if not value else _request_id(value)
+
+
 def _short_text(value: str) -> str | None:
     return None if len(value) <= limits.MAX_PATH_CHARS else "too long"
 
@@ -163,6 +167,43 @@ class Generate(Request):
     sample_rate: int = spec(48000, doc="Output sample rate.", check=_one_of(limits.SAMPLE_RATES))
     format: str = spec("wav24", doc="Output sample format.", check=_one_of(limits.FORMATS))
     loop: bool = spec(False, doc="Make the end flow into the start.")
+    reference: str = spec(
+        "",
+        doc="Path of an audio file whose style to follow (mixed with the prompt); empty: none.",
+        check=_max_chars(limits.MAX_PATH_CHARS),
+    )
+    reference_weight: float = spec(
+        0.5, doc="Share of the reference in the style (0-1; the prompt has the rest).",
+        check=_between(0.0, 1.0),
+    )
+    continue_from: str = spec(
+        "",
+        doc="Path of an audio file to continue: the clip starts where it ends; empty: none.",
+        check=_max_chars(limits.MAX_PATH_CHARS),
+    )
+    keep_from: str = spec(
+        "",
+        doc="Id of a finished job whose plan to keep: only the requested stems are made "
+        "again and they fit that job's other stems.",
+        check=_job_ref,
+    )
+    guidance: float = spec(
+        3.0, doc="Classifier-free guidance: how strongly to follow the prompt (1: off).",
+        check=_between(1.0, limits.MAX_GUIDANCE),
+    )
+    temperature: float = spec(
+        1.0, doc="Sampling temperature (lower: safer, higher: wilder).", check=_between(0.1, 2.0)
+    )
+    top_k: int = spec(
+        250, doc="Sample among the k likeliest tokens (0: no limit).", check=_between(0, 1024)
+    )
+    top_p: float = spec(
+        0.0, doc="Sample within this probability mass (0: no limit).", check=_between(0.0, 1.0)
+    )
+    best_of: int = spec(
+        1, doc="Make this many candidates per variation and keep the one MuLan rates closest "
+        "to the prompt.", check=_between(1, limits.MAX_BEST_OF),
+    )
 
 
 @register
@@ -266,6 +307,11 @@ class Done(Message):
         {},
         doc="One 'stems.<name>' key per stem with its absolute path; with variations the "
         "name is '<stem>.<n>' (n from 1).",
+    )
+    melody_midi: str = spec(
+        "",
+        doc="Path of the melody the music follows, as a MIDI clip on the grid (to place on "
+        "its own track); empty when the request had no melody.",
     )
 
 

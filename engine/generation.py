@@ -10,6 +10,7 @@ atomically written clips for free.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -36,6 +37,7 @@ class GeneratedAudio:
     stems: dict[str, np.ndarray]
     sample_rate: int
     key: str
+    melody_midi: bytes = b""  # the melody condition transcribed to the grid, when one was given
 
 
 class JobContext(Protocol):
@@ -46,6 +48,10 @@ class JobContext(Protocol):
 
     def preview(self, mix: np.ndarray, sample_rate: int) -> None:
         """Offer the mix made so far (2, samples) as a preview."""
+
+    def plan_path(self, job_id: str = "") -> Path:
+        """Where the generation plan of a job (this job when empty) is kept, so a later
+        request can regenerate some stems while the others stay."""
 
 
 class Generator(Protocol):

@@ -18,10 +18,15 @@ def load_generator(name: str) -> Generator:
 
         return RandomTinyGenerator()
     if name == "default":
-        raise NoTrainedModel(
-            f"No trained model is installed (looked in {DEFAULT_MODEL_DIR}). Stemloom's "
-            "default model has not been trained and shipped yet, so it cannot make music. "
-            "The engine still serves the protocol; '--model random-tiny' runs an untrained "
-            "network that makes noise, for tests only."
-        )
+        from engine.generator.io import DEFAULT_DIR, installed
+
+        if not installed(DEFAULT_DIR):
+            raise NoTrainedModel(
+                f"No trained generator is installed (looked in {DEFAULT_DIR}). Reinstall "
+                "Stemloom from a full checkout (the weights ship in the repository), or "
+                "train one: see docs/training.md."
+            )
+        from engine.generator.pipeline import load_default
+
+        return load_default()
     raise ValueError(f"unknown model {name!r}; known: {', '.join(MODEL_NAMES)}")

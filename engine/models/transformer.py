@@ -1,8 +1,9 @@
-"""A decoder-only transformer with a key/value cache, shared by the token stages.
+"""The transformer every token model is built on, with a key/value cache.
 
-Pre-norm blocks, causal self-attention through ``scaled_dot_product_attention``, learned
-positions. ``step`` feeds new tokens and extends the cache, so generation costs one short
-forward per frame instead of re-reading the whole sequence.
+Pre-norm blocks, self-attention through ``scaled_dot_product_attention`` (causal, or
+bidirectional for parallel decoding), learned positions. ``Backbone.step`` feeds new input
+embeddings and extends the cache, so generation costs one short forward per frame instead of
+re-reading the whole sequence. ``Transformer`` is the plain token language model on top.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class TransformerConfig:
     n_heads: int = 4
     max_len: int = 2048
     dropout: float = 0.0
+    causal: bool = True
 
 
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]
@@ -43,6 +45,7 @@ class _Block(nn.Module):
             nn.Linear(4 * cfg.d_model, cfg.d_model),
         )
         self.dropout = cfg.dropout
+        self.causal = cfg.causal
 
     def forward(
         self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None
@@ -55,7 +58,7 @@ class _Block(nn.Module):
             v = torch.cat([cache[1], v], dim=2)
         # With a cache the new queries sit at the end: a causal mask over the full length
         # is only needed when more than one query is fed at once.
-        if cache is None or length > 1:
+        if self.causal and (cache is None or length > 1):
             offset = k.shape[2] - length
             mask = torch.ones(length, k.shape[2], dtype=torch.bool, device=x.device).tril(offset)
         else:
@@ -68,16 +71,39 @@ class _Block(nn.Module):
         return x, (k, v)
 
 
+class Backbone(nn.Module):
+    """Input embeddings (batch, length, d_model) + positions -> blocks -> normed hidden states."""
+
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.position = nn.Embedding(cfg.max_len, cfg.d_model)
+        self.blocks = nn.ModuleList(_Block(cfg) for _ in range(cfg.n_layers))
+        self.norm = nn.LayerNorm(cfg.d_model)
+
+    def step(self, x: torch.Tensor, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
+        """Feed embeddings ``x`` after what ``cache`` holds; return hidden states and the
+        new cache."""
+        start = cache[0][0].shape[2] if cache else 0
+        length = x.shape[1]
+        if start + length > self.cfg.max_len:
+            raise ValueError(f"sequence of {start + length} exceeds max_len {self.cfg.max_len}")
+        x = x + self.position(torch.arange(start, start + length, device=x.device))
+        new_cache: KVCache = []
+        for index, block in enumerate(self.blocks):
+            x, layer_cache = block(x, cache[index] if cache else None)
+            new_cache.append(layer_cache)
+        return self.norm(x), new_cache
+
+
 class Transformer(nn.Module):
-    """Token embeddings -> causal blocks -> logits."""
+    """Token embeddings -> causal backbone -> logits."""
 
     def __init__(self, cfg: TransformerConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
-        self.position = nn.Embedding(cfg.max_len, cfg.d_model)
-        self.blocks = nn.ModuleList(_Block(cfg) for _ in range(cfg.n_layers))
-        self.norm = nn.LayerNorm(cfg.d_model)
+        self.backbone = Backbone(cfg)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -87,17 +113,8 @@ class Transformer(nn.Module):
 
     def step(self, tokens: torch.Tensor, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
         """Feed ``tokens`` after what ``cache`` holds; return their logits and the new cache."""
-        start = cache[0][0].shape[2] if cache else 0
-        length = tokens.shape[1]
-        if start + length > self.cfg.max_len:
-            raise ValueError(f"sequence of {start + length} exceeds max_len {self.cfg.max_len}")
-        positions = torch.arange(start, start + length, device=tokens.device)
-        x = self.embed(tokens) + self.position(positions)
-        new_cache: KVCache = []
-        for index, block in enumerate(self.blocks):
-            x, layer_cache = block(x, cache[index] if cache else None)
-            new_cache.append(layer_cache)
-        return self.head(self.norm(x)), new_cache
+        hidden, cache = self.backbone.step(self.embed(tokens), cache)
+        return self.head(hidden), cache
 
 
 def sample_next(
@@ -106,13 +123,21 @@ def sample_next(
     *,
     temperature: float = 1.0,
     top_k: int = 0,
+    top_p: float = 0.0,
 ) -> torch.Tensor:
-    """Sample one token per row from the last position's logits (batch, vocab)."""
+    """Sample one token per row of ``logits`` (rows, vocab): temperature, then the top_k
+    most likely, then the smallest set holding top_p of the probability (0 turns either off).
+    """
     if temperature <= 0:
         return logits.argmax(dim=-1)
     logits = logits / temperature
     if top_k > 0:
         threshold = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < threshold, float("-inf"))
+    if 0 < top_p < 1:
+        ordered, order = logits.sort(dim=-1, descending=True)
+        mass_before = ordered.softmax(dim=-1).cumsum(dim=-1) - ordered.softmax(dim=-1)
+        ordered = ordered.masked_fill(mass_before > top_p, float("-inf"))
+        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, ordered)
     probs = logits.softmax(dim=-1)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)

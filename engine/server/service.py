@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bridge import limits
+from bridge.atomic import atomic_write_bytes
 from bridge.errors import ErrorCode, ProtocolError
 from bridge.listener import Replier
 from bridge.messages import (
@@ -48,9 +49,12 @@ from engine.timing import clip_seconds, loop_tail_seconds
 
 log = logging.getLogger(__name__)
 
-MELODY_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".mid", ".midi")
-MAX_MELODY_BYTES = 50 * 1024 * 1024
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
+MELODY_EXTENSIONS = (*AUDIO_EXTENSIONS, ".mid", ".midi")
+MAX_INPUT_BYTES = 50 * 1024 * 1024
 PREVIEW_NAME = "preview.wav"
+PLAN_NAME = "plan.npz"
+MELODY_MIDI_NAME = "melody.mid"
 # Progress replies are sent at most this often (a stage change is always sent).
 PROGRESS_INTERVAL_S = 0.1
 
@@ -167,8 +171,18 @@ class EngineService:
     def _submit(self, request: Generate, replier: Replier) -> None:
         if self.model.state in ("missing", "error"):
             raise ProtocolError(ErrorCode.NO_MODEL, self.model.problem, request.request_id)
-        if request.melody:
-            _check_melody(request.melody, request.request_id)
+        for name, extensions in (("melody", MELODY_EXTENSIONS), ("reference", AUDIO_EXTENSIONS),
+                                 ("continue_from", AUDIO_EXTENSIONS)):
+            if getattr(request, name):
+                _check_input_file(name, getattr(request, name), extensions, request.request_id)
+        if request.keep_from and not (
+            self.library.job_dir(request.keep_from) / PLAN_NAME
+        ).is_file():
+            raise ProtocolError(
+                ErrorCode.BAD_ARGUMENT,
+                f"keep_from: no finished job {request.keep_from!r} with a plan to keep",
+                request.request_id,
+            )
         seed = request.seed if request.seed >= 0 else secrets.randbelow(2**31)
         if (
             not self.book.knows(request.request_id)
@@ -277,6 +291,11 @@ class EngineService:
                     job_dir / f"{name}.wav", clip, request.sample_rate, request.format
                 )
                 stems[name] = str(path)
+            midi = ""
+            if raw.melody_midi:
+                midi_path = job_dir / MELODY_MIDI_NAME
+                atomic_write_bytes(midi_path, raw.melody_midi)
+                midi = str(midi_path)
             done = Done(
                 request_id=job.id,
                 bpm=request.bpm,
@@ -290,6 +309,7 @@ class EngineService:
                 model=generator.name,
                 metadata=str(job_dir / METADATA_NAME),
                 stems=stems,
+                melody_midi=midi,
             )
             self._write_metadata(job, done, time.monotonic() - started)
             (job_dir / PREVIEW_NAME).unlink(missing_ok=True)
@@ -357,6 +377,10 @@ class _JobContext:
             self._last_sent = now
             job.notify(Progress(request_id=job.id, fraction=job.fraction, stage=stage))
 
+    def plan_path(self, job_id: str = "") -> Path:
+        """Where a job's generation plan is kept (in its folder of the clip library)."""
+        return self._service.library.job_dir(job_id or self._job.id) / PLAN_NAME
+
     def preview(self, mix: np.ndarray, sample_rate: int) -> None:
         """Write the mix so far as the job's preview file and announce it."""
         path = self._service.library.write_audio(
@@ -376,17 +400,19 @@ def _discard(job_dir: Path) -> None:
     shutil.rmtree(job_dir, ignore_errors=True)
 
 
-def _check_melody(path_text: str, request_id: str) -> None:
-    """The melody reference must be an existing, readable, modest audio or MIDI file."""
+def _check_input_file(field: str, path_text: str, extensions: tuple[str, ...],
+                      request_id: str) -> None:
+    """An input file (melody, reference, clip to continue) must be an existing, modest file
+    of a kind the engine reads, given by absolute path."""
     path = Path(path_text)
     problem = None
     if not path.is_absolute():
         problem = "must be an absolute path"
-    elif path.suffix.lower() not in MELODY_EXTENSIONS:
-        problem = f"must end in one of {', '.join(MELODY_EXTENSIONS)}"
+    elif path.suffix.lower() not in extensions:
+        problem = f"must end in one of {', '.join(extensions)}"
     elif not path.is_file():
         problem = "no such file"
-    elif path.stat().st_size > MAX_MELODY_BYTES:
-        problem = f"larger than {MAX_MELODY_BYTES // (1024 * 1024)} MB"
+    elif path.stat().st_size > MAX_INPUT_BYTES:
+        problem = f"larger than {MAX_INPUT_BYTES // (1024 * 1024)} MB"
     if problem:
-        raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"melody: {problem}", request_id)
+        raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"{field}: {problem}", request_id)

@@ -25,7 +25,13 @@ from engine.training import checkpoint, distributed
 from engine.training.config import TrainConfig, load_config, to_dict
 from engine.training.log import JsonlLog
 
-STAGES = {"codec": "engine.codec.train:CodecTask", "mulan": "engine.mulan.train:MulanTask"}
+STAGES = {
+    "codec": "engine.codec.train:CodecTask",
+    "mulan": "engine.mulan.train:MulanTask",
+    "semantic": "engine.generator.train:SemanticTask",
+    "coarse": "engine.generator.train:CoarseTask",
+    "fine": "engine.generator.train:FineTask",
+}
 
 
 class Task(Protocol):

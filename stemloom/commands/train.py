@@ -6,7 +6,7 @@ import argparse
 import tomllib
 from pathlib import Path
 
-STAGES = ("codec", "mulan")
+STAGES = ("codec", "mulan", "semantic", "coarse", "fine")
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:

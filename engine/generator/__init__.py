@@ -1,0 +1,1 @@
+"""The generator: MuLan-conditioned semantic -> coarse -> fine token stages, then the codec."""

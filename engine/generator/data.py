@@ -1,0 +1,148 @@
+"""Training batches for the three stages, drawn from the token cache held in memory."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.generator.conditions import (
+    NULL_KEY,
+    NULL_MULAN,
+    Conditions,
+    prefix_ids,
+    stem_index,
+    timing_features,
+)
+from engine.melody.tokens import NO_MELODY, MelodyNote, melody_tokens
+
+SEMANTIC_RATE = 25
+ACOUSTIC_RATE = 50
+
+
+@dataclass
+class DataConfig:
+    """Where the cache is and how examples become training rows."""
+
+    cache: str = "runs/generator/cache"
+    split: str = "train"
+    crop_seconds: float = 6.0
+    mix_prob: float = 0.3  # share of acoustic rows that learn the mix rather than one stem
+    audio_mulan_prob: float = 0.5  # condition on the audio's MuLan tokens, else a caption's
+    cond_dropout: float = 0.15  # MuLan + melody dropped together: classifier-free guidance
+    key_dropout: float = 0.5  # key not given: the model learns to choose one
+    melody_dropout: float = 0.5  # melody not given: text-only generation keeps working
+
+
+@dataclass(frozen=True)
+class Example:
+    """One cached window: its metadata row and arrays."""
+
+    item: dict
+    codes: dict[str, np.ndarray]  # stem -> (2, n_q, frames) int16
+    semantic: np.ndarray  # (frames // 2,) int16
+    mulan_audio: np.ndarray  # (12,)
+
+
+def load_examples(folder: Path) -> list[Example]:
+    """Every cached example of one split (a few hundred MB at most)."""
+    items = json.loads((folder / "items.json").read_text())
+    semantic = np.load(folder / "semantic.npz")
+    examples = []
+    for item in items:
+        with np.load(folder / "examples" / f"{item['key']}.npz") as data:
+            codes = {k.removeprefix("codes_"): data[k] for k in data.files
+                     if k.startswith("codes_")}
+            examples.append(Example(item, codes, semantic[item["key"]], data["mulan_audio"]))
+    return examples
+
+
+class BatchMaker:
+    """Turns cached examples into the tensors one stage trains on."""
+
+    def __init__(self, examples: list[Example], config: DataConfig, stage: str) -> None:
+        if not examples:
+            raise ValueError("the generator cache holds no examples")
+        self.examples, self.config, self.stage = examples, config, stage
+
+    def rows(self, rng: np.random.Generator, batch_size: int) -> dict[str, torch.Tensor]:
+        """One batch: prefix ids, timing, melody and the stage's tokens."""
+        rate = SEMANTIC_RATE if self.stage == "semantic" else ACOUSTIC_RATE
+        crop = int(self.config.crop_seconds * SEMANTIC_RATE) * (rate // SEMANTIC_RATE)
+        conditions, timing, melody, tokens, semantic = [], [], [], [], []
+        for index in rng.integers(len(self.examples), size=batch_size):
+            example = self.examples[int(index)]
+            stem = self._stem(example, rng)
+            frames = len(example.semantic) * (rate // SEMANTIC_RATE)
+            start = int(rng.integers(max(1, frames - crop + 1)))
+            start -= start % (rate // SEMANTIC_RATE)  # whole 25 Hz frames
+            length = min(crop, frames - start)
+            row, use_melody = self._conditions(example, stem, rng)
+            conditions.append(row)
+            item = example.item
+            offset = start / rate
+            timing.append(_pad(timing_features(length, rate, item["bpm"], item["meter"],
+                                               item["start"] + offset, item["total"]),
+                               crop, axis=0))
+            melody.append(_pad(self._melody(example, use_melody, offset, length, rate),
+                               crop, NO_MELODY))
+            if self.stage == "semantic":
+                tokens.append(_pad(example.semantic[start : start + length].astype(np.int64),
+                                   crop, -1))
+            else:
+                codes = example.codes[stem][:, :, start : start + length].astype(np.int64)
+                tokens.append(_pad(codes, crop, -1))
+                sem = np.repeat(example.semantic, 2)[start : start + length].astype(np.int64)
+                semantic.append(_pad(sem, crop, -1))
+        batch = {**prefix_ids(conditions),
+                 "timing": torch.from_numpy(np.stack(timing)),
+                 "melody": torch.from_numpy(np.stack(melody)),
+                 "tokens": torch.from_numpy(np.stack(tokens))}
+        if semantic:
+            batch["semantic"] = torch.from_numpy(np.stack(semantic))
+        return batch
+
+    def _stem(self, example: Example, rng: np.random.Generator) -> str:
+        if self.stage == "semantic" or rng.random() < self.config.mix_prob:
+            return "mix"
+        return str(rng.choice(example.item["stems"]))
+
+    def _conditions(self, example: Example, stem: str, rng: np.random.Generator
+                    ) -> tuple[Conditions, bool]:
+        """The row's prefix conditions, and whether it also gets the melody."""
+        item = example.item
+        if rng.random() < self.config.audio_mulan_prob:
+            mulan = np.asarray(example.mulan_audio, dtype=np.int64)
+        else:
+            captions = item["caption_tokens"]
+            mulan = np.asarray(captions[int(rng.integers(len(captions)))], dtype=np.int64)
+        dropped = rng.random() < self.config.cond_dropout
+        if dropped:
+            mulan = np.full_like(mulan, NULL_MULAN)
+        key = NULL_KEY if rng.random() < self.config.key_dropout else item["key_index"]
+        use_melody = (not dropped and item["melody"]
+                      and rng.random() >= self.config.melody_dropout)
+        row = Conditions(mulan, float(item["bpm"]), item["meter"], key, stem_index(stem))
+        return row, bool(use_melody)
+
+    def _melody(self, example: Example, use_melody: bool, offset: float, length: int,
+                rate: int) -> np.ndarray:
+        if not use_melody:
+            return np.full(length, NO_MELODY, dtype=np.int64)
+        notes = [MelodyNote(a - offset, b - offset, p) for a, b, p in example.item["melody"]]
+        per_25 = melody_tokens(notes, -(-length * SEMANTIC_RATE // rate), SEMANTIC_RATE)
+        return np.repeat(per_25, rate // SEMANTIC_RATE)[:length]
+
+
+def _pad(array: np.ndarray, length: int, value: float = 0, axis: int = -1) -> np.ndarray:
+    """``array`` padded with ``value`` along ``axis`` to ``length``."""
+    axis = axis % array.ndim
+    missing = length - array.shape[axis]
+    if missing <= 0:
+        return array
+    widths = [(0, 0)] * array.ndim
+    widths[axis] = (0, missing)
+    return np.pad(array, widths, constant_values=value)

@@ -1,0 +1,50 @@
+"""The generator's files: one exported weight file per stage plus the semantic codebook.
+
+    DIR/semantic.pt  DIR/coarse.pt  DIR/fine.pt   stage weights (fp16), config, step
+    DIR/semantic_tokenizer.npz                     feature standardisation + k-means centroids
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.generator.cache import load_tokenizer
+from engine.generator.model import STAGES, StageConfig, StageModel
+from engine.generator.semantic import SemanticTokenizer
+from engine.training.export import export_weights, load_weights
+
+DEFAULT_DIR = Path(__file__).resolve().parents[1] / "weights" / "default" / "generator"
+TOKENIZER = "semantic_tokenizer.npz"
+
+
+def stage_path(directory: Path, stage: str) -> Path:
+    """Where a stage's exported weights live."""
+    return Path(directory) / f"{stage}.pt"
+
+
+def export_stage(model: StageModel, directory: Path, step: int, extra: dict | None = None
+                 ) -> Path:
+    """Write a stage's inference weights (fp16) to ``directory``."""
+    return export_weights(model.state_dict(), model.cfg.to_dict(),
+                          stage_path(directory, model.cfg.stage), step, extra=extra)
+
+
+def load_stage(path: Path) -> StageModel:
+    """An exported stage, fp32, in eval mode."""
+    blob = load_weights(Path(path))
+    model = StageModel(StageConfig(**blob["config"]))
+    model.load_state_dict(blob["state"])
+    return model.eval()
+
+
+def installed(directory: Path = DEFAULT_DIR) -> bool:
+    """True when every stage and the tokenizer are present in ``directory``."""
+    return all(stage_path(directory, s).is_file() for s in STAGES) and (
+        Path(directory) / TOKENIZER).is_file()
+
+
+def load_stages(directory: Path = DEFAULT_DIR) -> tuple[dict[str, StageModel],
+                                                         SemanticTokenizer]:
+    """Every stage and the semantic tokenizer of ``directory``."""
+    stages = {s: load_stage(stage_path(directory, s)) for s in STAGES}
+    return stages, load_tokenizer(Path(directory) / TOKENIZER)

@@ -1,0 +1,380 @@
+"""The trained generator: a request in, stems out, through semantic -> coarse -> fine -> codec.
+
+One request runs as one batch: the semantic plan is sampled once per candidate (variations x
+best-of), then every stem of every candidate is one row of the coarse and fine stages, all
+following their candidate's plan — that shared plan is how the stems agree on harmony, groove
+and form, and keeping it (``keep_from``) is how one stem is made again while the others stay.
+The mix a producer hears is the sum of the stems, or a 'mix' row when only the mix is asked.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bridge.atomic import atomic_write_bytes
+from bridge.errors import ErrorCode, ProtocolError
+from bridge.messages import Generate
+from engine.codec.io import CodecFileError, read_audio
+from engine.codec.model import Codec
+from engine.codec.streaming import StreamingDecoder
+from engine.generation import GeneratedAudio, JobContext, stem_names
+from engine.generator import conditions as cond
+from engine.generator.keys import estimate_key
+from engine.generator.model import StageModel
+from engine.generator.patterns import delayed, undelayed
+from engine.generator.sampling import SamplingOptions, sample_causal
+from engine.generator.semantic import FrameFeatures, SemanticTokenizer
+from engine.melody.tokens import NO_MELODY, MelodyNote, melody_tokens
+from engine.mulan.api import MulanConditioner
+from engine.timing import quarters_per_bar
+
+SEMANTIC_RATE = 25
+ACOUSTIC_RATE = 50
+PREVIEW_EVERY_FRAMES = 50  # one preview chunk per second of audio
+FINE_CONTEXT = 16  # frames of context either side of each fine-stage chunk
+PROMPT_SECONDS = 4.0  # how much of a clip to continue the model reads
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything one request needs, resolved from its fields."""
+
+    mulan: np.ndarray  # (12,) MuLan tokens of the prompt (and reference)
+    key: int  # conditions.key_index
+    frames: int  # 25 Hz frames of new music
+    melody: np.ndarray | None  # (frames,) 25 Hz melody tokens
+    melody_notes: list[MelodyNote]
+    prompt_semantic: np.ndarray | None  # (P,) semantic tokens of the clip to continue
+    prompt_codes: torch.Tensor | None  # (2, n_q, 2P) codes of that clip
+    kept_semantic: np.ndarray | None  # (variations, frames) the plan of ``keep_from``
+    names: list[str]  # output name of each acoustic row
+    stems: list[int]  # stem index of each acoustic row
+    candidate: list[int]  # which semantic row each acoustic row follows
+
+    @property
+    def prompt_frames(self) -> int:
+        """25 Hz frames of the clip being continued (0 without one)."""
+        return 0 if self.prompt_semantic is None else len(self.prompt_semantic)
+
+
+def options_for(request: Generate) -> SamplingOptions:
+    """The request's sampling settings."""
+    return SamplingOptions(temperature=request.temperature, top_k=request.top_k,
+                           top_p=request.top_p, guidance=request.guidance)
+
+
+class HierarchicalGenerator:
+    """The default model: MuLan + three token stages + the codec."""
+
+    name = "stemloom-default"
+
+    def __init__(self, stages: dict[str, StageModel], tokenizer: SemanticTokenizer,
+                 codec: Codec, mulan: MulanConditioner) -> None:
+        self.semantic, self.coarse, self.fine = (stages[s].eval()
+                                                 for s in ("semantic", "coarse", "fine"))
+        self.tokenizer, self.codec, self.mulan = tokenizer, codec.eval(), mulan
+        self._features = FrameFeatures()
+        self.mulan.embed_text(["warm-up"])  # load the sentence encoder now, not on a job
+
+    @torch.inference_mode()
+    def generate(self, request: Generate, seed: int, seconds: float, context: JobContext
+                 ) -> GeneratedAudio:
+        """Make ``seconds`` of every requested stem and variation."""
+        # One thread: generation is thousands of small steps, and on a busy 2-core machine
+        # (a DAW is running) every op waits for the second thread's hand-off.
+        torch.set_num_threads(1)
+        generator = torch.Generator().manual_seed(seed)
+        options = options_for(request)
+        plan = self.plan(request, seconds, context)
+        context.progress(0.02, "semantic")
+        if plan.kept_semantic is not None:
+            semantic = torch.from_numpy(np.repeat(plan.kept_semantic, request.best_of, 0))
+            if plan.prompt_semantic is not None:
+                prompt = torch.from_numpy(plan.prompt_semantic)[None].expand(len(semantic), -1)
+                semantic = torch.cat([prompt, semantic], dim=1)
+        else:
+            semantic = self.sample_semantic(request, plan, options, generator, context)
+        coarse = self.sample_coarse(request, plan, semantic, options, generator, context)
+        context.progress(0.8, "fine")
+        codes = self.sample_fine(request, plan, coarse)
+        context.progress(0.9, "decode")
+        skip = plan.prompt_frames * 2
+        audio = self.codec.decode(codes[..., skip:]).numpy()
+        chosen = self.choose(request, plan, audio)
+        rows = [row for row, c in enumerate(plan.candidate) if c in chosen]
+        stems = {plan.names[row]: audio[row] for row in rows}
+        self.save_plan(context, plan, semantic[chosen, plan.prompt_frames:].numpy())
+        mix = sum(audio[row] for row in rows if plan.candidate[row] == chosen[0])
+        key = request.key or cond.key_name(plan.key) or self._estimate_key(mix)
+        midi = b""
+        if plan.melody_notes:
+            from engine.melody.to_midi import melody_to_midi
+
+            midi = melody_to_midi(plan.melody_notes, request.bpm)
+        return GeneratedAudio(stems=stems, sample_rate=self.codec.cfg.sample_rate, key=key,
+                              melody_midi=midi)
+
+    # ------------------------------------------------------------------ conditions
+
+    def plan(self, request: Generate, seconds: float, context: JobContext) -> Plan:
+        """Resolve a request into conditions and rows."""
+        frames = int(np.ceil(seconds * SEMANTIC_RATE))
+        mulan, key, kept = self._style(request, context)
+        notes, melody = self._melody(request, frames)
+        prompt_semantic = prompt_codes = None
+        if request.continue_from:
+            prompt_semantic, prompt_codes = self._prompt(request.continue_from)
+        names = stem_names(request)
+        # Rows: candidate-major, then stem (names are variation-major, then stem).
+        per_candidate = len(request.stems)
+        candidates = request.variations * request.best_of
+        row_names = [names[(c // request.best_of) * per_candidate + s]
+                     for c in range(candidates) for s in range(per_candidate)]
+        stems = [cond.stem_index(n.split(".")[0]) for n in row_names]
+        candidate = [row // per_candidate for row in range(len(row_names))]
+        return Plan(mulan, key, frames, melody, notes, prompt_semantic, prompt_codes, kept,
+                    row_names, stems, candidate)
+
+    def _style(self, request: Generate, context: JobContext
+               ) -> tuple[np.ndarray, int, np.ndarray | None]:
+        """MuLan tokens, key and (with keep_from) the kept semantic plan."""
+        if request.keep_from:
+            path = context.plan_path(request.keep_from)
+            if not path.is_file():
+                raise ProtocolError(ErrorCode.BAD_ARGUMENT,
+                                    f"keep_from: job {request.keep_from!r} left no plan to "
+                                    "keep (it is unknown, failed, or made by another model)")
+            with np.load(path) as data:
+                kept = data["semantic"]
+                if len(kept) < request.variations:
+                    raise ProtocolError(ErrorCode.BAD_ARGUMENT,
+                                        f"keep_from: job {request.keep_from!r} made "
+                                        f"{len(kept)} variations, fewer than asked")
+                return data["mulan"], int(data["key"]), kept[: request.variations]
+        if request.reference:
+            audio = _read_input("reference", request.reference)
+            embedding = self.mulan.mix([(1 - request.reference_weight, request.prompt),
+                                        (request.reference_weight, (audio, 32000))])
+        else:
+            embedding = self.mulan.embed_text([request.prompt])[0]
+        return self.mulan.tokens(embedding), cond.key_index(request.key), None
+
+    def _melody(self, request: Generate, frames: int
+                ) -> tuple[list[MelodyNote], np.ndarray | None]:
+        """The melody condition fitted to the requested bars (and key), as notes and tokens."""
+        if not request.melody:
+            return [], None
+        from engine.melody.grid import fit_to_grid
+        from engine.melody.key import transpose_to_key
+        from engine.melody.load import MelodyError, load_melody
+
+        try:
+            notes = load_melody(request.melody)
+        except MelodyError as error:
+            raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"melody: {error}") from None
+        beats = float(quarters_per_bar(request.time_signature))
+        notes = fit_to_grid(notes, request.bpm, request.bars, beats)
+        if request.key:
+            notes = transpose_to_key(notes, request.key)
+        return notes, melody_tokens(notes, frames, SEMANTIC_RATE)
+
+    def _prompt(self, path: str) -> tuple[np.ndarray, torch.Tensor]:
+        """Semantic tokens and codes of the last PROMPT_SECONDS of the clip to continue."""
+        audio = _read_input("continue_from", path)
+        hop = 32000 // SEMANTIC_RATE
+        keep = min(int(PROMPT_SECONDS * SEMANTIC_RATE), audio.shape[1] // hop)
+        if keep < 1:
+            raise ProtocolError(ErrorCode.BAD_ARGUMENT, "continue_from: the clip is too short")
+        audio = np.ascontiguousarray(audio[:, audio.shape[1] - keep * hop:])
+        semantic = self.tokenizer.tokens(audio.mean(0))[:keep]
+        codes = self.codec.encode(torch.from_numpy(audio)[None])[0, ..., : 2 * keep]
+        return semantic, codes
+
+    def _rows(self, request: Generate, plan: Plan, stems: list[int]
+              ) -> dict[str, torch.Tensor]:
+        """Prefix ids of [conditional rows; unconditional rows] (guidance drops MuLan)."""
+        rows = [cond.Conditions(plan.mulan, request.bpm, request.time_signature, plan.key, s)
+                for s in stems]
+        null = np.full_like(plan.mulan, cond.NULL_MULAN)
+        rows += [replace(r, mulan=null) for r in rows]
+        return cond.prefix_ids(rows)
+
+    def _frame_inputs(self, model: StageModel, request: Generate, plan: Plan, rows: int,
+                      steps: int, rate: int, semantic: torch.Tensor | None = None
+                      ) -> torch.Tensor:
+        """Per-step condition embeddings of [conditional; unconditional] rows, covering the
+        clip being continued (at negative times) and the new frames."""
+        per = rate // SEMANTIC_RATE
+        prompt, frames = plan.prompt_frames * per, plan.frames * per
+        timing = torch.from_numpy(cond.timing_features(
+            prompt + frames, rate, request.bpm, request.time_signature, -prompt / rate,
+            frames / rate))
+        melody = np.concatenate([np.full(plan.prompt_frames, NO_MELODY),
+                                 cond.melody_or_null(plan.melody, plan.frames)])
+        melody = torch.from_numpy(np.repeat(melody, per))
+        batch = {"timing": timing[None].expand(2 * rows, -1, -1),
+                 "melody": torch.cat([melody[None].expand(rows, -1),
+                                      torch.full((rows, len(melody)), NO_MELODY)])}
+        if semantic is not None:
+            batch["semantic"] = semantic.repeat_interleave(per, dim=1).repeat(2, 1)
+        return model.frame_inputs(batch, steps)
+
+    # ------------------------------------------------------------------ stages
+
+    def sample_semantic(self, request: Generate, plan: Plan, options: SamplingOptions,
+                        generator: torch.Generator, context: JobContext) -> torch.Tensor:
+        """(candidates, prompt + new frames) semantic tokens: the plan every stem follows."""
+        rows = request.variations * request.best_of
+        prefix = self.semantic.conditions.prefix(
+            self._rows(request, plan, [cond.stem_index("mix")] * rows))
+        steps = plan.prompt_frames + plan.frames
+        x = self._frame_inputs(self.semantic, request, plan, rows, steps, SEMANTIC_RATE)
+        forced = None
+        if plan.prompt_semantic is not None:
+            forced = torch.from_numpy(plan.prompt_semantic)[None, None].expand(rows, 1, -1)
+
+        def report(t: int, _: torch.Tensor) -> None:
+            context.progress(0.02 + 0.18 * (t + 1) / steps, "semantic")
+
+        return sample_causal(self.semantic, prefix, x, options, generator, forced=forced,
+                             on_step=report)[:, 0]
+
+    def sample_coarse(self, request: Generate, plan: Plan, semantic: torch.Tensor,
+                      options: SamplingOptions, generator: torch.Generator,
+                      context: JobContext) -> torch.Tensor:
+        """(rows, channels, coarse levels, frames) codes of every acoustic row (the clip
+        being continued included), previewing the mix so far about once a second."""
+        cfg = self.coarse.cfg
+        frames = (plan.prompt_frames + plan.frames) * 2
+        steps = frames + cfg.coarse_levels - 1
+        rows = len(plan.names)
+        prefix = self.coarse.conditions.prefix(self._rows(request, plan, plan.stems))
+        x = self._frame_inputs(self.coarse, request, plan, rows, steps, ACOUSTIC_RATE,
+                               semantic[plan.candidate])
+        forced = self._forced_coarse(plan, rows)
+        levels = torch.arange(cfg.streams) // cfg.channels
+        previewer = _Previewer(self.codec, plan)
+
+        def valid(t: int) -> torch.Tensor:
+            return (t - levels >= 0) & (t - levels < frames)
+
+        def on_step(t: int, tokens: torch.Tensor) -> None:
+            context.progress(0.2 + 0.6 * (t + 1) / steps, "coarse")
+            ready = t - cfg.coarse_levels + 2  # frames whose every coarse level is known
+            if ready > 0 and (ready % PREVIEW_EVERY_FRAMES == 0 or t == steps - 1):
+                mix = previewer.push(undelayed(tokens[..., : t + 1], cfg.channels, ready))
+                if mix is not None:
+                    context.preview(mix, self.codec.cfg.sample_rate)
+
+        tokens = sample_causal(self.coarse, prefix, x, options, generator, valid, forced,
+                               on_step)
+        return undelayed(tokens, cfg.channels, frames)
+
+    def _forced_coarse(self, plan: Plan, rows: int) -> torch.Tensor | None:
+        """The continued clip's coarse codes, forced on the 'mix' rows (stems have no codes
+        of their own to continue; they follow the continued plan)."""
+        if plan.prompt_codes is None:
+            return None
+        levels = self.coarse.cfg.coarse_levels
+        streams = delayed(plan.prompt_codes[None, :, :levels], -1)[..., : 2 * plan.prompt_frames]
+        forced = torch.full((rows, *streams.shape[1:]), -1, dtype=torch.long)
+        mix = cond.stem_index("mix")
+        for row, stem in enumerate(plan.stems):
+            if stem == mix:
+                forced[row] = streams[0]
+        return forced
+
+    def sample_fine(self, request: Generate, plan: Plan, coarse: torch.Tensor) -> torch.Tensor:
+        """(rows, channels, all levels, frames): the fine levels, one level per pass over
+        chunks of frames (each chunk sees FINE_CONTEXT frames either side)."""
+        cfg = self.fine.cfg
+        rows, channels, _, frames = coarse.shape
+        codes = torch.full((rows, channels, cfg.codec_levels, frames), self.fine.pad)
+        codes[:, :, : cfg.coarse_levels] = coarse
+        ids = self._rows(request, plan, plan.stems)
+        prefix = self.fine.conditions.prefix({k: v[:rows] for k, v in ids.items()})
+        x = self._frame_inputs(self.fine, request, plan, rows, frames, ACOUSTIC_RATE)[:rows]
+        core = cfg.max_len - prefix.shape[1] - 2 * FINE_CONTEXT
+        for level in range(cfg.coarse_levels, cfg.codec_levels):
+            for start in range(0, frames, core):
+                lo, hi = max(0, start - FINE_CONTEXT), min(frames, start + core + FINE_CONTEXT)
+                logits = self.fine.fine_logits(prefix, x[:, lo:hi], codes[..., lo:hi], level)
+                best = logits.argmax(-1).permute(0, 2, 1)  # (rows, channels, frames)
+                end = min(frames, start + core)
+                codes[:, :, level, start:end] = best[..., start - lo : end - lo]
+        return codes
+
+    # ------------------------------------------------------------------ results
+
+    def choose(self, request: Generate, plan: Plan, audio: np.ndarray) -> list[int]:
+        """The kept candidate of each variation: with best-of, the one whose mix MuLan
+        rates closest to the prompt."""
+        if request.best_of == 1:
+            return list(range(request.variations))
+        text = self.mulan.embed_text([request.prompt])[0]
+        chosen = []
+        for variation in range(request.variations):
+            candidates = range(variation * request.best_of, (variation + 1) * request.best_of)
+            scores = []
+            for c in candidates:
+                mix = sum(audio[r] for r, k in enumerate(plan.candidate) if k == c)
+                scores.append(float(self.mulan.embed_audio(mix, 32000) @ text))
+            chosen.append(candidates[int(np.argmax(scores))])
+        return chosen
+
+    @staticmethod
+    def save_plan(context: JobContext, plan: Plan, semantic: np.ndarray) -> None:
+        """Keep what a later ``keep_from`` request needs: the plan, style and key."""
+        buffer = io.BytesIO()
+        np.savez(buffer, semantic=semantic.astype(np.int16), mulan=plan.mulan,
+                 key=np.int64(plan.key))
+        path = context.plan_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, buffer.getvalue())
+
+    def _estimate_key(self, mix: np.ndarray) -> str:
+        """The key heard in the generated mix (when the request left it to the model)."""
+        return estimate_key(self._features(mix.mean(axis=0))[:, :12].sum(axis=0))
+
+
+def _read_input(field: str, path: str) -> np.ndarray:
+    """(2, samples) audio at 32 kHz of a request's input file, or a bad_argument error."""
+    try:
+        return read_audio(Path(path), 32000)
+    except CodecFileError as error:
+        raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"{field}: {error}") from None
+
+
+class _Previewer:
+    """Decodes the coarse codes of the first candidate's rows as they come; their sum is
+    the mix a producer hears."""
+
+    def __init__(self, codec: Codec, plan: Plan) -> None:
+        self.decoder = StreamingDecoder(codec)
+        self.skip = plan.prompt_frames * 2 * codec.cfg.hop  # the continued clip is not new
+        self.sent = 0
+        self.chunks: list[np.ndarray] = []
+        self.rows = [row for row, c in enumerate(plan.candidate) if c == 0]
+
+    def push(self, coarse: torch.Tensor) -> np.ndarray | None:
+        """Decode the frames not yet decoded; the whole mix so far, or None if none yet."""
+        new = coarse[self.rows, :, :, self.sent :]
+        self.sent = coarse.shape[-1]
+        if new.shape[-1]:
+            self.chunks.append(self.decoder.push(new).sum(0).numpy())
+        mix = np.concatenate(self.chunks, axis=1)[:, self.skip :] if self.chunks else None
+        return mix if mix is not None and mix.shape[1] else None
+
+
+def load_default(directory: Path | None = None) -> HierarchicalGenerator:
+    """The shipped generator (or the one in ``directory``) with the shipped codec and MuLan."""
+    from engine.codec.io import load_codec
+    from engine.generator.io import DEFAULT_DIR, load_stages
+
+    stages, tokenizer = load_stages(directory or DEFAULT_DIR)
+    return HierarchicalGenerator(stages, tokenizer, load_codec(), MulanConditioner.load())

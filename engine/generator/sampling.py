@@ -1,0 +1,80 @@
+"""Sampling the causal stages frame by frame: classifier-free guidance, a key/value cache, and
+a sliding window (MusicGen-style) so a piece may be longer than the window trained on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from engine.generator.model import StageModel
+from engine.models.transformer import KVCache, sample_next
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    """How tokens are drawn."""
+
+    temperature: float = 1.0
+    top_k: int = 250
+    top_p: float = 0.0
+    guidance: float = 3.0  # classifier-free guidance scale; 1 turns it off
+
+
+def guided(logits: torch.Tensor, scale: float) -> torch.Tensor:
+    """Rows [conditional; unconditional] -> u + scale * (c - u) (CFG)."""
+    if scale == 1.0:
+        return logits[: len(logits) // 2]
+    conditional, unconditional = logits.chunk(2)
+    return unconditional + scale * (conditional - unconditional)
+
+
+def sample_causal(model: StageModel, prefix: torch.Tensor, frame_inputs: torch.Tensor,
+                  options: SamplingOptions, generator: torch.Generator,
+                  valid: Callable[[int], torch.Tensor] | None = None,
+                  forced: torch.Tensor | None = None,
+                  on_step: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
+    """Sample every step of a causal stage.
+
+    ``prefix`` (2B, P, d) and ``frame_inputs`` (2B, steps, d) hold the conditional rows and
+    then the unconditional ones (guidance); returns tokens (B, streams, steps). ``valid(t)``
+    says which streams carry a real token at step t (others are fed the pad token, as in
+    training's delay pattern); ``forced`` (B, streams, n) fixes the tokens of the first n
+    steps where it is not -1 (a clip being continued); ``on_step(t, tokens so far)`` is
+    called after each step.
+    """
+    steps = frame_inputs.shape[1]
+    window = model.cfg.max_len - prefix.shape[1]
+    rows = prefix.shape[0] // 2 if options.guidance != 1.0 else prefix.shape[0]
+    if options.guidance == 1.0:
+        prefix, frame_inputs = prefix[:rows], frame_inputs[:rows]
+    streams = model.cfg.streams
+    tokens = torch.full((rows, streams, steps), model.pad, dtype=torch.long)
+    previous = torch.full((rows, streams), model.pad, dtype=torch.long)
+    inputs: list[torch.Tensor] = []  # the embedding fed at each step (for window rebuilds)
+    cache: KVCache | None = None
+    for t in range(steps):
+        repeat = 2 if options.guidance != 1.0 else 1
+        x = frame_inputs[:, t : t + 1] + model.embed_streams(previous.repeat(repeat, 1)[..., None])
+        inputs.append(x)
+        if cache is not None and cache[0][0].shape[2] >= model.cfg.max_len:
+            # Slide: keep the newer half of the window and rebuild the cache from it.
+            kept = torch.cat(inputs[-(window // 2):], dim=1)
+            _, cache = model.step(prefix, kept[:, :-1], None)
+            logits, cache = model.step(None, x, cache)
+        else:
+            logits, cache = model.step(prefix if cache is None else None, x, cache)
+        step_logits = guided(logits[:, -1], options.guidance)  # (rows, streams, vocab)
+        drawn = sample_next(step_logits.reshape(rows * streams, -1), generator,
+                            temperature=options.temperature, top_k=options.top_k,
+                            top_p=options.top_p).view(rows, streams)
+        if forced is not None and t < forced.shape[-1]:
+            drawn = torch.where(forced[..., t] >= 0, forced[..., t], drawn)
+        if valid is not None:
+            drawn = drawn.masked_fill(~valid(t)[None], model.pad)
+        tokens[:, :, t] = drawn
+        previous = drawn
+        if on_step is not None:
+            on_step(t, tokens)
+    return tokens
