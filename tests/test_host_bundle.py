@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.client import EngineClient, EngineUnreachable
 from stemloom.local_engine import LocalEngine
 
 pytest.importorskip("PyInstaller", reason="the dev extra installs PyInstaller")
@@ -90,10 +91,25 @@ def test_the_frozen_host_places_a_clip_from_a_real_engine(bundle, engine, tmp_pa
     assert len(placed) == 2 and all("_84bpm_" in name for name in placed)
 
 
-def test_the_frozen_doctor_says_the_engine_is_elsewhere(bundle, tmp_path) -> None:
+def test_without_an_engine_the_frozen_host_says_where_to_get_one(bundle, tmp_path) -> None:
     result = run(bundle, "doctor", home=tmp_path)
     assert result.returncode == 1
     assert "--  engine" in result.stdout and "stemloom-engine engine serve" in result.stdout
+    if engine_on_default_port():
+        return  # generate would use that engine
+    alone = run(bundle, "generate", "x", "--bars", "1", home=tmp_path)
+    assert alone.returncode == 2 and "standalone host" in alone.stderr
+    assert "stemloom-engine engine serve" in alone.stderr
+
+
+def engine_on_default_port() -> bool:
+    """Whether an engine (someone's) answers on the default port of this machine."""
+    try:
+        with EngineClient(timeout=0.5) as probe:
+            probe.hello(client="test-host-bundle")
+    except EngineUnreachable:
+        return False
+    return True
 
 
 @pytest.fixture

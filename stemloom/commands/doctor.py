@@ -82,7 +82,9 @@ def system_checks() -> list[Check]:
 
 def python_checks() -> list[Check]:
     """The Python packages of the engine and host extras."""
-    if getattr(sys, "frozen", False):
+    if getattr(sys, "frozen", False):  # a bundle carries its packages, or leaves them out
+        if importlib.util.find_spec("torch") is not None:
+            return [Check("engine", True, "in this bundle", "making music")]
         return [Check("engine", False, "not in this bundle", "making music", FROZEN)]
     engine = [_module("torch", "the engine", version_must_be=TORCH_VERSION),
               _module("soxr", "the engine (resampling)"),
@@ -116,6 +118,8 @@ def model_checks(weights: Path | None = None) -> list[Check]:
             continue
         fix = ("git pull  (the trained weights ship in the repository; "
                "to train your own: docs/training.md)")
+        if getattr(sys, "frozen", False):
+            fix = "./build/bundle engine  (in a checkout that has the weights)"
         checks.append(Check(f"default model: {part}", False, f"no {weights / part / pattern}",
                             "making music", fix, f"the {part} weights"))
     return checks

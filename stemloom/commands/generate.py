@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -214,6 +215,12 @@ def _engine(args: argparse.Namespace) -> Iterator[EngineClient]:
         with connect(args) as client:
             yield client
         return
+    if getattr(sys, "frozen", False):
+        raise RuntimeError(
+            f"no engine is running on 127.0.0.1:{DEFAULT_PORT}, and this standalone host has "
+            "none of its own: start one ('stemloom-engine engine serve' from the engine "
+            "bundle, or 'stemloom engine serve'), or point --engine at a running engine."
+        )
     if importlib.util.find_spec("torch") is None:
         raise RuntimeError(
             "no engine is running and this install has none (it was installed without the "
