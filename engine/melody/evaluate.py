@@ -1,7 +1,7 @@
 """How well hums become notes: note F1 on the corpus's held-out synthetic hums, and how long a
 10 s hum takes to extract.
 
-    python -m engine.melody.evaluate CORPUS [--limit N] [--json]
+    python -m engine.melody.evaluate CORPUS [--limit N] [--latency-runs N] [--json]
 
 The reference of a hum is the example's melody moved by the transposition the hum was sung
 in (metadata 'hum' → 'transpose'). Scores are summed over notes of all hums (micro
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -78,7 +79,9 @@ def rounded(values: dict[str, float]) -> dict[str, float]:
 
 def extraction_latency(seconds: float = LATENCY_SECONDS, runs: int = LATENCY_RUNS) -> dict:
     """Seconds `load_melody` takes on a WAV of a `seconds`-long synthetic hum: the first call
-    (it loads the pitch tracker) and the median and slowest of `runs` calls after it."""
+    (it loads the pitch tracker) and the median and slowest of `runs` calls after it, with
+    the median CPU time those took and the machine's load, since other work on a laptop's
+    few cores stretches the wall-clock time."""
     rng = np.random.default_rng(7)
     notes, now = [], 0.2
     while now < seconds - 0.5:
@@ -89,15 +92,18 @@ def extraction_latency(seconds: float = LATENCY_SECONDS, runs: int = LATENCY_RUN
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "hum.wav"
         sf.write(path, audio, 32000)
-        times = []
+        load = os.getloadavg()[0]
+        times, cpu = [], []
         for _ in range(runs + 1):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             load_melody(path)
             times.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
     warm = times[1:]
     return {"hum_seconds": seconds, "first_s": round(times[0], 3),
             "median_s": round(statistics.median(warm), 3), "max_s": round(max(warm), 3),
-            "runs": runs}
+            "cpu_median_s": round(statistics.median(cpu[1:]), 3), "runs": runs,
+            "cores": os.cpu_count(), "load_average": round(load, 2)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     if "latency" in report:
         latency = report["latency"]
         print(f"  extracting a {latency['hum_seconds']:.0f} s hum: median "
-              f"{latency['median_s']:.2f} s (first {latency['first_s']:.2f} s)")
+              f"{latency['median_s']:.2f} s (first {latency['first_s']:.2f} s; "
+              f"load average {latency['load_average']} on {latency['cores']} cores)")
     return 0
 
 
