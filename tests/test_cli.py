@@ -28,9 +28,12 @@ def test_version_and_help(tmp_path) -> None:
 
 
 def test_generate_without_trained_weights_says_so_plainly(tmp_path) -> None:
-    result = stemloom("generate", "lofi drums", "--bars", "1", home=tmp_path)
+    empty = tmp_path / "not-a-generator"
+    empty.mkdir()
+    result = stemloom("generate", "lofi drums", "--bars", "1", "--model", str(empty),
+                      home=tmp_path)
     assert result.returncode == 2
-    assert "No trained model is installed" in result.stderr
+    assert "No trained generator is installed in" in result.stderr
     assert "[no_model]" in result.stderr
 
 

@@ -150,7 +150,7 @@ class HierarchicalGenerator:
                                     f"keep_from: job {request.keep_from!r} left no plan to "
                                     "keep (it is unknown, failed, or made by another model)")
             with np.load(path) as data:
-                kept = data["semantic"]
+                kept = data["semantic"].astype(np.int64)
                 if len(kept) < request.variations:
                     raise ProtocolError(ErrorCode.BAD_ARGUMENT,
                                         f"keep_from: job {request.keep_from!r} made "

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.generator.conditions import PREFIX_LENGTH
 from engine.generator.data import BatchMaker, DataConfig, load_examples
 from engine.generator.model import StageConfig, StageModel
 from engine.training.config import TrainConfig
@@ -41,6 +42,12 @@ class StageTask:
         """Load the cache into memory."""
         if config.model.stage != self.stage:
             raise ValueError(f"config is for stage {config.model.stage!r}, not {self.stage!r}")
+        rate = 25 if self.stage == "semantic" else 50
+        needed = (int(config.data.crop_seconds * rate) + config.model.coarse_levels
+                  + PREFIX_LENGTH)
+        if needed > config.model.max_len:
+            raise ValueError(f"model.max_len {config.model.max_len} cannot hold a "
+                             f"{config.data.crop_seconds} s crop (needs {needed})")
         self.config, self.env = config, env
         examples = load_examples(Path(config.data.cache) / config.data.split)
         self.maker = BatchMaker(examples, config.data, self.stage)

@@ -31,6 +31,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     mulan.add_argument("--runs", type=int, default=20, help="timed runs (medians reported)")
     mulan.add_argument("--json", action="store_true", help="print JSON only")
     mulan.set_defaults(func=_mulan)
+    generate = sub.add_parser(
+        "generate", help="generator wall time (mix alone, 4 stems), first preview, memory")
+    generate.add_argument("--model", help="generator folder (default: the shipped one)")
+    generate.add_argument("--runs", type=int, default=3, help="timed runs (medians reported)")
+    generate.add_argument("--json", action="store_true", help="print JSON only")
+    generate.set_defaults(func=_generate)
 
 
 def _bridge(args: argparse.Namespace) -> int:
@@ -51,6 +57,16 @@ def _mulan(args: argparse.Namespace) -> int:
     from engine.mulan.bench import bench
 
     return _print(bench(args.weights and Path(args.weights), args.runs), args.json)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from engine.generator.bench import bench
+    from engine.generator.pipeline import load_default
+
+    generator = load_default(args.model and Path(args.model))
+    return _print(bench(generator, args.runs), args.json)
 
 
 def _print(results: dict, as_json: bool) -> int:

@@ -32,7 +32,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--model",
         default="default",
-        help="'default' (the shipped trained model) or 'random-tiny' (untrained, tests only)",
+        help="'default' (the shipped trained model), a generator folder, or 'random-tiny' "
+        "(untrained, tests only)",
     )
     serve.add_argument("--queue-size", type=int, default=8, help="jobs that may wait at once")
     serve.add_argument("--workers", type=int, default=1, help="jobs generated at once")

@@ -36,6 +36,27 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     mulan.add_argument("--weights", help="MuLan weights folder (default: the shipped one)")
     mulan.add_argument("--json", action="store_true", help="print JSON only")
     mulan.set_defaults(func=_mulan)
+    generate = sub.add_parser(
+        "generate", help="the generator: tempo, key, stems, MuLan score, loop seams",
+        description="Generates a fixed prompt set worded unlike the training captions and "
+        "checks tempo (librosa beat tracker), key, stems and MuLan text-audio score.")
+    generate.add_argument("--model", help="generator folder (default: the shipped one)")
+    generate.add_argument("--limit", type=int, help="first N prompts only")
+    generate.add_argument("--seed", type=int, default=1, help="first seed (default: 1)")
+    generate.add_argument("--json", action="store_true", help="print JSON only")
+    generate.set_defaults(func=_generate)
+    melody = sub.add_parser(
+        "melody", help="melody: hum->MIDI note F1, extraction time, and chroma cosine of the "
+        "generated lead and mix to the melody (from hums and MIDI, and without it)",
+        description="Held-out corpus hums and MIDI melodies.")
+    melody.add_argument("--corpus", default="/tmp/corpus",
+                        help="corpus whose test/validation splits to use (default: %(default)s)")
+    melody.add_argument("--hums", type=int, default=60, help="hums to transcribe")
+    melody.add_argument("--examples", type=int, default=8,
+                        help="melodies to generate music for (each three times)")
+    melody.add_argument("--model", help="generator folder (default: the shipped one)")
+    melody.add_argument("--json", action="store_true", help="print JSON only")
+    melody.set_defaults(func=_melody)
 
 
 def _codec(args: argparse.Namespace) -> int:
@@ -61,6 +82,30 @@ def _mulan(args: argparse.Namespace) -> int:
     from engine.mulan.evaluate import evaluate
 
     report = evaluate(Path(args.config), args.weights and Path(args.weights))
+    print(json.dumps(report, indent=None if args.json else 2))
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from engine.generator.evaluate import main
+
+    argv = [f"--seed={args.seed}"] + (["--json"] if args.json else [])
+    argv += [f"--model={args.model}"] if args.model else []
+    argv += [f"--limit={args.limit}"] if args.limit else []
+    return main(argv)
+
+
+def _melody(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from engine.generator.melody_eval import evaluate_conditioning
+    from engine.generator.pipeline import load_default
+    from engine.melody.evaluate import evaluate_transcription
+
+    report = {"transcription": evaluate_transcription(args.corpus, args.hums)}
+    generator = load_default(args.model and Path(args.model))
+    report["chroma_cosine"] = evaluate_conditioning(generator, Path(args.corpus),
+                                                    args.examples)
     print(json.dumps(report, indent=None if args.json else 2))
     return 0
 

@@ -60,6 +60,21 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="output rate (default: the DAW session's, else 48000)")
     parser.add_argument("--format", default="wav24", choices=limits.FORMATS)
     parser.add_argument("--loop", action="store_true", help="make the end flow into the start")
+    parser.add_argument("--reference", default="",
+                        help="an audio file whose style to mix with the prompt")
+    parser.add_argument("--reference-weight", type=float, default=0.5,
+                        help="share of the reference in the style, 0-1 (default: 0.5)")
+    parser.add_argument("--continue-from", default="",
+                        help="an audio file to continue: the new clip starts where it ends")
+    parser.add_argument("--keep-from", default="", metavar="JOB_ID",
+                        help="remake only the given --stems on this finished job's plan")
+    parser.add_argument("--guidance", type=float, default=3.0,
+                        help="how strongly to follow the prompt (1: off; default: 3)")
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--top-k", type=int, default=250)
+    parser.add_argument("--top-p", type=float, default=0.0)
+    parser.add_argument("--best-of", type=int, default=1,
+                        help="make N candidates per variation, keep MuLan's favourite")
     parser.add_argument(
         "--model", default="default", help="model for an engine started by this command"
     )
@@ -116,10 +131,19 @@ def _generate(args: argparse.Namespace) -> int:
             stems=tuple(s.strip() for s in args.stems.split(",") if s.strip()),
             seed=args.seed,
             variations=args.variations,
-            melody=str(Path(args.melody).resolve()) if args.melody else "",
+            melody=_absolute(args.melody),
             sample_rate=args.sample_rate or 48000,
             format=args.format,
             loop=args.loop,
+            reference=_absolute(args.reference),
+            reference_weight=args.reference_weight,
+            continue_from=_absolute(args.continue_from),
+            keep_from=args.keep_from,
+            guidance=args.guidance,
+            temperature=args.temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            best_of=args.best_of,
         )
         request.validate()
     except ProtocolError as exc:
@@ -153,6 +177,11 @@ def _generate(args: argparse.Namespace) -> int:
         print("The preset's effects are applied when placing with --daw, or in the studio: "
               + ", ".join(f"{stem}: {chain}" for stem, chain in effects.items()))
     return 0
+
+
+def _absolute(path: str) -> str:
+    """An input file's absolute path (the engine may run elsewhere), or "" for none."""
+    return str(Path(path).resolve()) if path else ""
 
 
 def _fill_from_preset(args: argparse.Namespace, preset: GenrePreset | None) -> None:

@@ -1,0 +1,213 @@
+"""``stemloom eval generate``: does the music have the tempo, key and stems asked for?
+
+Every prompt of ``prompts.PROMPTS`` is generated (fixed seeds) and cut to its bars as the
+engine's server does; then, on the result:
+
+* tempo — librosa's beat tracker on the mix: right within +-2 BPM; double/half-time apart;
+* key — Krumhansl-Kessler on librosa's CQT chroma of the mix (relative-key mix-ups apart);
+* stems — every requested stem present, not silent (RMS above -50 dBFS), and distinct from
+  the others (log-mel cosine below 0.95);
+* MuLan — the audio's score against its own prompt vs. the other prompts (shuffled baseline);
+* loop seam — for loop prompts, the spectral change across the wrap (end -> start) divided by
+  the median change between neighbouring frames inside the clip (1: a seamless loop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bridge.messages import Generate
+from engine.generation import GeneratedAudio, Generator
+from engine.generator.keys import estimate_key
+from engine.generator.prompts import PROMPTS, EvalPrompt
+from engine.render_output import fit_clip
+from engine.timing import clip_seconds, loop_tail_seconds
+
+SAMPLE_RATE = 44100
+SILENT_DB = -50.0
+DISTINCT_COSINE = 0.95
+TEMPO_TOLERANCE = 2.0
+
+
+class _EvalContext:
+    """The JobContext of an evaluation run: no previews, plans in a scratch folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def progress(self, fraction: float, stage: str) -> None:
+        """Nothing listens during an evaluation."""
+
+    def preview(self, mix: np.ndarray, sample_rate: int) -> None:
+        """Nothing listens during an evaluation."""
+
+    def plan_path(self, job_id: str = "") -> Path:
+        """Plans go to the scratch folder."""
+        return self.folder / f"{job_id or 'current'}.npz"
+
+
+def render_request(generator: Generator, request: Generate, seed: int, folder: Path
+                   ) -> tuple[dict[str, np.ndarray], GeneratedAudio]:
+    """The stems of one request cut to its bars at SAMPLE_RATE as the server writes them,
+    and the generator's raw output."""
+    seconds = clip_seconds(request.bpm, request.bars, request.time_signature) + 0.05
+    if request.loop:
+        seconds += loop_tail_seconds(request.bpm)
+    raw = generator.generate(request, seed, seconds, _EvalContext(folder))
+    stems = {name: fit_clip(audio, raw.sample_rate, bpm=request.bpm, bars=request.bars,
+                            time_signature=request.time_signature, loop=request.loop,
+                            target_rate=SAMPLE_RATE)
+             for name, audio in raw.stems.items()}
+    return stems, raw
+
+
+def render(generator: Generator, item: EvalPrompt, seed: int, folder: Path
+           ) -> dict[str, np.ndarray]:
+    """The stems of one evaluation prompt."""
+    request = Generate(request_id="eval", prompt=item.prompt, bpm=item.bpm, bars=item.bars,
+                       time_signature=item.time_signature, key=item.key, stems=item.stems,
+                       loop=item.loop, sample_rate=SAMPLE_RATE)
+    return render_request(generator, request, seed, folder)[0]
+
+
+def tempo_verdict(estimated: float, target: float) -> str:
+    """'right', 'double', 'half' or 'wrong' for a beat tracker's tempo."""
+    for verdict, factor in (("right", 1.0), ("double", 2.0), ("half", 0.5)):
+        if abs(estimated - target * factor) <= TEMPO_TOLERANCE * factor:
+            return verdict
+    return "wrong"
+
+
+def key_verdict(estimated: str, target: str) -> str:
+    """'right', 'relative' (the relative major/minor) or 'wrong'."""
+    if estimated == target:
+        return "right"
+    names = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+    tonic, mode = target.split()
+    relative = (names[(names.index(tonic) + 9) % 12] + " minor" if mode == "major"
+                else names[(names.index(tonic) + 3) % 12] + " major")
+    return "relative" if estimated == relative else "wrong"
+
+
+def _log_mel(mono: np.ndarray) -> np.ndarray:
+    import librosa
+
+    return np.log(librosa.feature.melspectrogram(y=mono, sr=SAMPLE_RATE, n_mels=64) + 1e-6)
+
+
+def stem_checks(stems: dict[str, np.ndarray]) -> dict[str, bool]:
+    """Per stem: audible, and unlike every other stem."""
+    mels = {name: _log_mel(audio.mean(0)) for name, audio in stems.items()}
+    checks = {}
+    for name, audio in stems.items():
+        rms_db = 10 * np.log10(np.mean(audio**2) + 1e-12)
+        others = [m for other, m in mels.items() if other != name]
+        distinct = all(_cosine(mels[name] - mels[name].mean(), m - m.mean()) < DISTINCT_COSINE
+                       for m in others)
+        checks[name] = bool(rms_db > SILENT_DB and distinct)
+    return checks
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a * b).sum() / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-9))
+
+
+def seam_ratio(mix: np.ndarray) -> float:
+    """Spectral change across the loop's wrap over the median change inside the clip."""
+    mel = _log_mel(mix.mean(0))
+    inside = np.abs(np.diff(mel, axis=1)).mean(0)
+    wrap = np.abs(mel[:, 0] - mel[:, -1]).mean()
+    return float(wrap / (np.median(inside) + 1e-9))
+
+
+def evaluate(generator: Generator, prompts: tuple[EvalPrompt, ...] = PROMPTS, seed: int = 1
+             ) -> dict:
+    """Generate every prompt and score the results; a JSON-ready summary and per-prompt rows."""
+    import librosa
+
+    from engine.mulan.api import MulanConditioner
+
+    mulan = MulanConditioner.load()
+    texts = [p.prompt for p in prompts]
+    text_embeddings = mulan.embed_text(texts)
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for index, item in enumerate(prompts):
+            started = time.perf_counter()
+            stems = render(generator, item, seed + index, Path(scratch))
+            wall = time.perf_counter() - started
+            mix = sum(stems.values())
+            mono = mix.mean(0)
+            tempo = float(np.atleast_1d(librosa.beat.beat_track(y=mono, sr=SAMPLE_RATE)[0])[0])
+            chroma = librosa.feature.chroma_cqt(y=mono, sr=SAMPLE_RATE).sum(axis=1)
+            key = estimate_key(chroma)
+            audio_embedding = mulan.embed_audio(mix, SAMPLE_RATE)
+            scores = text_embeddings @ audio_embedding
+            checks = stem_checks(stems)
+            rows.append({
+                "prompt": item.prompt, "bpm": item.bpm, "key": item.key,
+                "tempo_estimate": round(tempo, 1), "tempo": tempo_verdict(tempo, item.bpm),
+                "key_estimate": key, "key_result": key_verdict(key, item.key),
+                "stems_ok": checks, "all_stems_ok": all(checks.values()) and
+                set(stems) == set(item.stems),
+                "mulan_own": round(float(scores[index]), 4),
+                "mulan_shuffled": round(float(np.delete(scores, index).mean()), 4),
+                "seam_ratio": round(seam_ratio(mix), 3) if item.loop else None,
+                "seconds": round(mix.shape[1] / SAMPLE_RATE, 2), "wall_s": round(wall, 2),
+            })
+    return {"summary": summarize(rows), "prompts": rows}
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Rates over the prompt rows."""
+    count = len(rows)
+
+    def share(key: str, value: object) -> float:
+        return round(sum(r[key] == value for r in rows) / count, 3)
+
+    seams = [r["seam_ratio"] for r in rows if r["seam_ratio"] is not None]
+    own = np.array([r["mulan_own"] for r in rows])
+    shuffled = np.array([r["mulan_shuffled"] for r in rows])
+    return {
+        "prompts": count,
+        "tempo_accuracy": share("tempo", "right"),
+        "tempo_double": share("tempo", "double"), "tempo_half": share("tempo", "half"),
+        "key_accuracy": share("key_result", "right"),
+        "key_relative": share("key_result", "relative"),
+        "all_stems_ok": share("all_stems_ok", True),
+        "mulan_own_mean": round(float(own.mean()), 4),
+        "mulan_shuffled_mean": round(float(shuffled.mean()), 4),
+        "mulan_own_beats_shuffled": round(float((own > shuffled).mean()), 3),
+        "loop_seam_ratio_median": round(float(np.median(seams)), 3) if seams else None,
+        "realtime_factor_median": round(float(np.median(
+            [r["wall_s"] / r["seconds"] for r in rows])), 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry: evaluate the default (or a given) generator."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="generator folder (default: shipped)")
+    parser.add_argument("--limit", type=int, help="first N prompts only")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="print JSON only")
+    args = parser.parse_args(argv)
+    from engine.generator.pipeline import load_default
+
+    result = evaluate(load_default(args.model), PROMPTS[: args.limit], args.seed)
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        for key, value in result["summary"].items():
+            print(f"{key:28s} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

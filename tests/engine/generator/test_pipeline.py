@@ -1,0 +1,131 @@
+"""The trained path end to end with a tiny generator: cache -> three stages -> export ->
+generation of stems, through the pipeline and through a real engine process."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+import soundfile as sf
+
+from bridge.errors import ProtocolError
+from bridge.messages import Generate
+from engine.generator.pipeline import HierarchicalGenerator, load_default
+
+
+class Context:
+    """Collects what a generator reports; plans live in a temp folder."""
+
+    def __init__(self, folder: Path, job: str = "job") -> None:
+        self.folder, self.job = folder, job
+        self.stages: list[str] = []
+        self.previews: list[np.ndarray] = []
+
+    def progress(self, fraction: float, stage: str) -> None:
+        self.stages.append(stage)
+
+    def preview(self, mix: np.ndarray, sample_rate: int) -> None:
+        self.previews.append(mix)
+
+    def plan_path(self, job_id: str = "") -> Path:
+        return self.folder / f"{job_id or self.job}.npz"
+
+
+@pytest.fixture(scope="module")
+def generator(tiny_generator: Path) -> HierarchicalGenerator:
+    return load_default(tiny_generator)
+
+
+def _request(**fields: object) -> Generate:
+    base = {"request_id": "t", "prompt": "dusty lo-fi drums and mellow rhodes", "bpm": 120.0,
+            "bars": 2, "stems": ("drums", "bass")}
+    return Generate(**{**base, **fields})
+
+
+def test_stems_come_out_stereo_long_enough_and_reproducible(
+        generator: HierarchicalGenerator, tmp_path: Path) -> None:
+    context = Context(tmp_path)
+    out = generator.generate(_request(), 7, 4.0, context)
+    assert set(out.stems) == {"drums", "bass"}
+    for audio in out.stems.values():
+        assert audio.shape[0] == 2 and audio.shape[1] >= 4.0 * out.sample_rate
+        assert np.isfinite(audio).all()
+    assert {"semantic", "coarse", "fine", "decode"} <= set(context.stages)
+    assert context.previews and context.previews[-1].shape[0] == 2
+    again = generator.generate(_request(), 7, 4.0, Context(tmp_path, "again"))
+    other = generator.generate(_request(), 8, 4.0, Context(tmp_path, "other"))
+    assert np.array_equal(out.stems["bass"], again.stems["bass"])
+    assert not np.array_equal(out.stems["bass"], other.stems["bass"])
+    assert out.key  # chosen by the model when not asked, and named
+
+
+def test_variations_and_best_of_name_every_take(generator: HierarchicalGenerator,
+                                                tmp_path: Path) -> None:
+    out = generator.generate(_request(variations=2, best_of=2, stems=("mix",)), 1, 2.0,
+                             Context(tmp_path))
+    assert set(out.stems) == {"mix.1", "mix.2"}
+
+
+def test_keep_from_regenerates_one_stem_on_the_same_plan(generator: HierarchicalGenerator,
+                                                         tmp_path: Path) -> None:
+    first = Context(tmp_path, "first")
+    generator.generate(_request(key="A minor"), 3, 4.0, first)
+    plan = np.load(first.plan_path())
+    again = Context(tmp_path, "again")
+    out = generator.generate(_request(stems=("bass",), keep_from="first"), 4, 4.0, again)
+    assert set(out.stems) == {"bass"}
+    assert out.key == "A minor"  # the kept plan's key
+    assert np.array_equal(np.load(again.plan_path())["semantic"], plan["semantic"])
+    with pytest.raises(ProtocolError, match="no plan"):
+        generator.generate(_request(keep_from="never-made"), 4, 4.0, Context(tmp_path))
+
+
+def test_continue_from_and_reference_read_audio(generator: HierarchicalGenerator,
+                                                tmp_path: Path) -> None:
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, 0.1 * np.sin(np.linspace(0, 2000, 3 * 44100))[:, None].repeat(2, 1), 44100)
+    out = generator.generate(_request(continue_from=str(clip), reference=str(clip),
+                                      stems=("mix", "drums")), 2, 2.0, Context(tmp_path))
+    assert out.stems["mix"].shape[1] >= 2.0 * out.sample_rate
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF not really")
+    with pytest.raises(ProtocolError, match="continue_from"):
+        generator.generate(_request(continue_from=str(broken)), 2, 2.0, Context(tmp_path))
+
+
+def test_a_midi_melody_comes_back_as_a_clip_on_the_grid(generator: HierarchicalGenerator,
+                                                        tmp_path: Path) -> None:
+    midi = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    midi.tracks.append(track)
+    for pitch in (60, 62, 64, 65):
+        track.append(mido.Message("note_on", note=pitch, velocity=90, time=0))
+        track.append(mido.Message("note_off", note=pitch, velocity=0, time=480))
+    path = tmp_path / "tune.mid"
+    midi.save(path)
+    out = generator.generate(_request(melody=str(path)), 5, 4.0, Context(tmp_path))
+    back = mido.MidiFile(file=io.BytesIO(out.melody_midi))
+    pitches = [m.note for t in back.tracks for m in t if m.type == "note_on" and m.velocity]
+    assert pitches == [60, 62, 64, 65]
+
+
+def test_a_real_engine_serves_the_trained_folder(tiny_generator: Path, tmp_path: Path) -> None:
+    from bridge.client import EngineClient
+    from stemloom.local_engine import LocalEngine
+
+    with LocalEngine(tmp_path / "library", model=str(tiny_generator)) as engine, \
+            EngineClient(port=engine.udp_port) as client:
+        client.submit(_request(request_id="first", bars=1))
+        done = client.wait("first", timeout=300)
+        assert set(done.stems) == {"drums", "bass"}
+        audio, rate = sf.read(done.stems["bass"])
+        assert rate == 48000 and len(audio) == 2 * 48000  # one 4/4 bar at 120 BPM
+        assert (Path(done.metadata).parent / "plan.npz").is_file()
+        client.submit(_request(request_id="again", bars=1, stems=("bass",), keep_from="first"))
+        again = client.wait("again", timeout=300)
+        assert set(again.stems) == {"bass"}
+        with pytest.raises(ProtocolError, match="keep_from"):
+            client.submit(_request(request_id="bad", keep_from="nobody"))
