@@ -26,8 +26,8 @@ def load_generator(name: str) -> Generator:
                          "path of a generator folder")
     if not installed(folder):
         raise NoTrainedModel(
-            f"No trained generator is installed in {folder} (it needs semantic.pt, coarse.pt, "
-            "fine.pt and semantic_tokenizer.npz). The default one ships in the repository: "
+            f"No trained generator is installed in {folder} (it needs semantic.pt, coarse.pt "
+            "and semantic_tokenizer.npz). The default one ships in the repository: "
             "reinstall from a full checkout, or train one (docs/training.md)."
         )
     from engine.generator.pipeline import load_default

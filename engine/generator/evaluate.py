@@ -129,8 +129,6 @@ def seam_ratio(mix: np.ndarray) -> float:
 def evaluate(generator: Generator, prompts: tuple[EvalPrompt, ...] = PROMPTS, seed: int = 1
              ) -> dict:
     """Generate every prompt and score the results; a JSON-ready summary and per-prompt rows."""
-    import librosa
-
     from engine.mulan.api import MulanConditioner
 
     mulan = MulanConditioner.load()
@@ -143,10 +141,7 @@ def evaluate(generator: Generator, prompts: tuple[EvalPrompt, ...] = PROMPTS, se
             stems = render(generator, item, seed + index, Path(scratch))
             wall = time.perf_counter() - started
             mix = sum(stems.values())
-            mono = mix.mean(0)
-            tempo = float(np.atleast_1d(librosa.beat.beat_track(y=mono, sr=SAMPLE_RATE)[0])[0])
-            chroma = librosa.feature.chroma_cqt(y=mono, sr=SAMPLE_RATE).sum(axis=1)
-            key = estimate_key(chroma)
+            tempo, key = estimate_tempo_and_key(mix)
             audio_embedding = mulan.embed_audio(mix, SAMPLE_RATE)
             scores = text_embeddings @ audio_embedding
             checks = stem_checks(stems)
@@ -162,6 +157,45 @@ def evaluate(generator: Generator, prompts: tuple[EvalPrompt, ...] = PROMPTS, se
                 "seconds": round(mix.shape[1] / SAMPLE_RATE, 2), "wall_s": round(wall, 2),
             })
     return {"summary": summarize(rows), "prompts": rows}
+
+
+def estimate_tempo_and_key(mix: np.ndarray) -> tuple[float, str]:
+    """The beat tracker's tempo and the chroma key of a (2, samples) mix at SAMPLE_RATE."""
+    import librosa
+
+    mono = mix.mean(0)
+    tempo = float(np.atleast_1d(librosa.beat.beat_track(y=mono, sr=SAMPLE_RATE)[0])[0])
+    return tempo, estimate_key(librosa.feature.chroma_cqt(y=mono, sr=SAMPLE_RATE).sum(axis=1))
+
+
+def reference_ceiling(corpus: Path, count: int = 40) -> dict:
+    """The same tempo and key measurements on held-out corpus mixes (real FluidSynth renders
+    with known tempo and key): how far the estimators themselves can be trusted."""
+    import json as json_lib
+
+    import soxr
+
+    from engine.corpus.shards import iter_examples
+    from engine.generator.conditions import key_index, key_name
+
+    tempo, key = [], []
+    for example in iter_examples(corpus, "test", shuffle_buffer=1):
+        meta = example["json"] if isinstance(example["json"], dict) else json_lib.loads(
+            example["json"])
+        seconds = min(meta["seconds"], clip_seconds(meta["bpm"], 8, meta["meter"]))
+        mix = example["mix.flac"][:, : int(seconds * meta["sample_rate"])]
+        mix = soxr.resample(mix.T, meta["sample_rate"], SAMPLE_RATE).T
+        estimated_tempo, estimated_key = estimate_tempo_and_key(mix)
+        tempo.append(tempo_verdict(estimated_tempo, meta["bpm"]))
+        key.append(key_verdict(estimated_key, key_name(key_index(meta["key_name"]))))
+        if len(tempo) >= count:
+            break
+    return {"clips": len(tempo),
+            "tempo_accuracy": round(tempo.count("right") / len(tempo), 3),
+            "tempo_double_or_half": round((tempo.count("double") + tempo.count("half"))
+                                          / len(tempo), 3),
+            "key_accuracy": round(key.count("right") / len(key), 3),
+            "key_relative": round(key.count("relative") / len(key), 3)}
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -196,16 +230,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, help="generator folder (default: shipped)")
     parser.add_argument("--limit", type=int, help="first N prompts only")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--corpus", type=Path, default=Path("/tmp/corpus"),
+                        help="corpus whose test mixes calibrate the estimators (if present)")
     parser.add_argument("--json", action="store_true", help="print JSON only")
     args = parser.parse_args(argv)
     from engine.generator.pipeline import load_default
 
     result = evaluate(load_default(args.model), PROMPTS[: args.limit], args.seed)
+    if (args.corpus / "manifest.json").is_file():
+        result["estimators_on_corpus_mixes"] = reference_ceiling(args.corpus)
     if args.json:
         print(json.dumps(result, indent=1))
     else:
         for key, value in result["summary"].items():
             print(f"{key:28s} {value}")
+        for key, value in result.get("estimators_on_corpus_mixes", {}).items():
+            print(f"corpus mixes: {key:14s} {value}")
     return 0
 
 

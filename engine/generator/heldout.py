@@ -1,9 +1,10 @@
 """Held-out measurements of the stages on cached validation windows (teacher-forced):
 
 * each stage's cross-entropy (nats per token) and the uniform baseline;
-* the fine stage's worth: log-mel distance to the codec's own full decode when the fine
-  levels are (a) left out (a coarse-only decode), (b) predicted by the fine stage given the
-  true coarse levels. Lower is better; (b) must beat (a) for the fine stage to earn its time.
+* the fine stage's worth (when the generator has one): log-mel distance to the codec's own
+  full decode when the fine levels are (a) left out (a coarse-only decode), (b) predicted by
+  the fine stage given the true coarse levels. Lower is better; (b) must beat (a) for the
+  fine stage to earn its time.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ def heldout(generator: HierarchicalGenerator, folder: Path, batches: int = 8,
                   for i in range(batches)]
         result[f"{stage}_loss"] = round(float(np.mean(losses)), 4)
         result[f"{stage}_uniform_loss"] = round(math.log(model.cfg.vocab), 4)
-    maker = BatchMaker(examples, config, "fine")
     fine = generator.fine
+    if fine is None:
+        return result
+    maker = BatchMaker(examples, config, "fine")
     levels = range(fine.cfg.coarse_levels, fine.cfg.codec_levels)
     fine_losses, coarse_only, predicted = [], [], []
     for i in range(batches):

@@ -1,7 +1,11 @@
 """The generator's files: one exported weight file per stage plus the semantic codebook.
 
-    DIR/semantic.pt  DIR/coarse.pt  DIR/fine.pt   stage weights (fp16), config, step
-    DIR/semantic_tokenizer.npz                     feature standardisation + k-means centroids
+    DIR/semantic.pt  DIR/coarse.pt  [DIR/fine.pt]   stage weights (fp16), config, step
+    DIR/semantic_tokenizer.npz                       feature standardisation + k-means centroids
+
+The fine stage is optional: without it the codec decodes the coarse levels alone (its
+quantizer dropout trained it to), which is what ships while a fine stage trained here does
+not beat that (see the model card).
 """
 
 from __future__ import annotations
@@ -37,14 +41,19 @@ def load_stage(path: Path) -> StageModel:
     return model.eval()
 
 
+REQUIRED = ("semantic", "coarse")
+
+
 def installed(directory: Path = DEFAULT_DIR) -> bool:
-    """True when every stage and the tokenizer are present in ``directory``."""
-    return all(stage_path(directory, s).is_file() for s in STAGES) and (
+    """True when the required stages and the tokenizer are present in ``directory``."""
+    return all(stage_path(directory, s).is_file() for s in REQUIRED) and (
         Path(directory) / TOKENIZER).is_file()
 
 
 def load_stages(directory: Path = DEFAULT_DIR) -> tuple[dict[str, StageModel],
                                                          SemanticTokenizer]:
-    """Every stage and the semantic tokenizer of ``directory``."""
-    stages = {s: load_stage(stage_path(directory, s)) for s in STAGES}
+    """The stages present in ``directory`` (semantic and coarse at least) and the semantic
+    tokenizer."""
+    stages = {s: load_stage(stage_path(directory, s)) for s in STAGES
+              if stage_path(directory, s).is_file()}
     return stages, load_tokenizer(Path(directory) / TOKENIZER)

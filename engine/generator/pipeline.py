@@ -75,8 +75,8 @@ class HierarchicalGenerator:
 
     def __init__(self, stages: dict[str, StageModel], tokenizer: SemanticTokenizer,
                  codec: Codec, mulan: MulanConditioner) -> None:
-        self.semantic, self.coarse, self.fine = (stages[s].eval()
-                                                 for s in ("semantic", "coarse", "fine"))
+        self.semantic, self.coarse = stages["semantic"].eval(), stages["coarse"].eval()
+        self.fine = stages["fine"].eval() if "fine" in stages else None
         self.tokenizer, self.codec, self.mulan = tokenizer, codec.eval(), mulan
         self._features = FrameFeatures()
         self.mulan.embed_text(["warm-up"])  # load the sentence encoder now, not on a job
@@ -197,11 +197,13 @@ class HierarchicalGenerator:
 
     def _rows(self, request: Generate, plan: Plan, stems: list[int]
               ) -> dict[str, torch.Tensor]:
-        """Prefix ids of [conditional rows; unconditional rows] (guidance drops MuLan)."""
+        """Prefix ids of [conditional rows; unconditional rows]: guidance drops MuLan and
+        the key (both were dropped in training), so it pushes toward the prompt's style and
+        the asked key alike."""
         rows = [cond.Conditions(plan.mulan, request.bpm, request.time_signature, plan.key, s)
                 for s in stems]
         null = np.full_like(plan.mulan, cond.NULL_MULAN)
-        rows += [replace(r, mulan=null) for r in rows]
+        rows += [replace(r, mulan=null, key=cond.NULL_KEY) for r in rows]
         return cond.prefix_ids(rows)
 
     def _frame_inputs(self, model: StageModel, request: Generate, plan: Plan, rows: int,
@@ -290,8 +292,11 @@ class HierarchicalGenerator:
         return forced
 
     def sample_fine(self, request: Generate, plan: Plan, coarse: torch.Tensor) -> torch.Tensor:
-        """(rows, channels, all levels, frames): the fine levels, one level per pass over
-        chunks of frames (each chunk sees FINE_CONTEXT frames either side)."""
+        """(rows, channels, levels, frames): the fine levels, one level per pass over chunks
+        of frames (each chunk sees FINE_CONTEXT frames either side); without a fine stage,
+        the coarse levels alone."""
+        if self.fine is None:
+            return coarse
         cfg = self.fine.cfg
         rows, channels, _, frames = coarse.shape
         codes = torch.full((rows, channels, cfg.codec_levels, frames), self.fine.pad)

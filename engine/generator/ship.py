@@ -25,9 +25,9 @@ def export_run(run: Path, out: Path) -> int:
 
 
 def ship(runs: dict[str, Path], tokenizer: Path, out: Path = DEFAULT_DIR) -> dict[str, int]:
-    """Export every stage's run and copy the tokenizer; the step of each stage."""
+    """Export the run of each stage in ``runs`` and copy the tokenizer; the step of each."""
     out.mkdir(parents=True, exist_ok=True)
-    steps = {stage: export_run(runs[stage], out) for stage in STAGES}
+    steps = {stage: export_run(run, out) for stage, run in runs.items()}
     shutil.copyfile(tokenizer, out / TOKENIZER)
     return steps
 
@@ -40,10 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", type=Path, default=Path("configs"))
     parser.add_argument("--out", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--stages", default=",".join(STAGES),
+                        help="stages to export (default: all; the fine stage is optional)")
     args = parser.parse_args(argv)
-    configs = {s: load_config(StageTrainConfig, args.configs / f"{s}.toml") for s in STAGES}
+    configs = {s: load_config(StageTrainConfig, args.configs / f"{s}.toml")
+               for s in args.stages.split(",")}
     runs = {s: Path(c.train.out_dir) for s, c in configs.items()}
-    tokenizer = Path(configs["semantic"].data.cache) / "tokenizer.npz"
+    tokenizer = Path(next(iter(configs.values())).data.cache) / "tokenizer.npz"
     print(ship(runs, tokenizer, args.out))
     return 0
 

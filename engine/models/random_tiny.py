@@ -45,6 +45,7 @@ class RandomTinyGenerator:
         self, request: Generate, seed: int, seconds: float, context: JobContext
     ) -> GeneratedAudio:
         """Sample ``seconds`` of frames for every stem and variation as one batch."""
+        torch.set_num_threads(1)  # small per-frame ops: a second thread only spins (see pipeline)
         names = stem_names(request)
         generator = torch.Generator().manual_seed(seed)
         frames = int(np.ceil(seconds * FRAME_RATE))

@@ -62,6 +62,25 @@ def test_stems_come_out_stereo_long_enough_and_reproducible(
     assert out.key  # chosen by the model when not asked, and named
 
 
+def test_without_a_fine_stage_the_coarse_levels_are_decoded(tiny_generator: Path,
+                                                              tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "coarse-only"
+    shutil.copytree(tiny_generator, folder)
+    (folder / "fine.pt").unlink()
+    generator = load_default(folder)
+    assert generator.fine is None
+    out = generator.generate(_request(), 7, 2.0, Context(tmp_path))
+    assert out.stems["drums"].shape[1] >= 2.0 * out.sample_rate
+    (folder / "coarse.pt").unlink()
+    from engine.generation import NoTrainedModel
+    from engine.model_store import load_generator
+
+    with pytest.raises(NoTrainedModel, match=r"coarse\.pt"):
+        load_generator(str(folder))
+
+
 def test_variations_and_best_of_name_every_take(generator: HierarchicalGenerator,
                                                 tmp_path: Path) -> None:
     out = generator.generate(_request(variations=2, best_of=2, stems=("mix",)), 1, 2.0,
