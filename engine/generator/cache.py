@@ -33,7 +33,7 @@ from engine.generator.conditions import key_index
 from engine.mulan.api import MulanConditioner
 from engine.timing import quarters_per_bar
 
-STEM_KINDS = ("drums", "bass", "keys", "guitar", "strings", "pads", "lead")
+STEM_KINDS = ("drums", "bass", "keys", "guitar", "strings", "pad", "lead")  # corpus family names
 SAMPLE_RATE = 32000
 
 

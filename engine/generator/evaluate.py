@@ -67,12 +67,12 @@ def render_request(generator: Generator, request: Generate, seed: int, folder: P
     return stems, raw
 
 
-def render(generator: Generator, item: EvalPrompt, seed: int, folder: Path
-           ) -> dict[str, np.ndarray]:
-    """The stems of one evaluation prompt."""
+def render(generator: Generator, item: EvalPrompt, seed: int, folder: Path,
+           sampling: dict | None = None) -> dict[str, np.ndarray]:
+    """The stems of one evaluation prompt (``sampling``: Generate's sampling fields)."""
     request = Generate(request_id="eval", prompt=item.prompt, bpm=item.bpm, bars=item.bars,
                        time_signature=item.time_signature, key=item.key, stems=item.stems,
-                       loop=item.loop, sample_rate=SAMPLE_RATE)
+                       loop=item.loop, sample_rate=SAMPLE_RATE, **(sampling or {}))
     return render_request(generator, request, seed, folder)[0]
 
 
@@ -126,9 +126,10 @@ def seam_ratio(mix: np.ndarray) -> float:
     return float(wrap / (np.median(inside) + 1e-9))
 
 
-def evaluate(generator: Generator, prompts: tuple[EvalPrompt, ...] = PROMPTS, seed: int = 1
-             ) -> dict:
-    """Generate every prompt and score the results; a JSON-ready summary and per-prompt rows."""
+def evaluate(generator: Generator, prompts: tuple[EvalPrompt, ...] = PROMPTS, seed: int = 1,
+             sampling: dict | None = None) -> dict:
+    """Generate every prompt and score the results; a JSON-ready summary and per-prompt rows.
+    ``sampling`` overrides the request's sampling defaults (temperature, top_k, guidance...)."""
     from engine.mulan.api import MulanConditioner
 
     mulan = MulanConditioner.load()
@@ -138,7 +139,7 @@ def evaluate(generator: Generator, prompts: tuple[EvalPrompt, ...] = PROMPTS, se
     with tempfile.TemporaryDirectory() as scratch:
         for index, item in enumerate(prompts):
             started = time.perf_counter()
-            stems = render(generator, item, seed + index, Path(scratch))
+            stems = render(generator, item, seed + index, Path(scratch), sampling)
             wall = time.perf_counter() - started
             mix = sum(stems.values())
             tempo, key = estimate_tempo_and_key(mix)

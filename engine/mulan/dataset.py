@@ -26,7 +26,7 @@ from tqdm import tqdm
 from bridge.atomic import atomic_write, atomic_write_bytes
 from engine.mulan.features import FRAME_RATE, LogMel, to_mono_32k
 
-STEM_KINDS = ("drums", "bass", "keys", "guitar", "strings", "pads", "lead")
+STEM_KINDS = ("drums", "bass", "keys", "guitar", "strings", "pad", "lead")  # corpus family names
 
 
 @dataclass

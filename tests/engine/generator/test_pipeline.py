@@ -131,6 +131,34 @@ def test_a_midi_melody_comes_back_as_a_clip_on_the_grid(generator: HierarchicalG
     assert pitches == [60, 62, 64, 65]
 
 
+def test_a_hummed_melody_then_a_plain_prompt(generator: HierarchicalGenerator,
+                                             tmp_path: Path) -> None:
+    from engine.corpus.hum import HumNote, synth_hum
+
+    notes = [HumNote(0.1 + 0.5 * i, 0.5 + 0.5 * i, p) for i, p in enumerate((57, 60, 64, 62))]
+    hum, _ = synth_hum(notes, 2.5, np.random.default_rng(0))
+    path = tmp_path / "hum.wav"
+    sf.write(path, hum, 32000)
+    out = generator.generate(_request(melody=str(path)), 5, 4.0, Context(tmp_path))
+    assert out.melody_midi.startswith(b"MThd")
+    # Reading the hum loads the pitch tracker; the sentence encoder must still load after it.
+    plain = generator.generate(_request(prompt="a brand new prompt"), 5, 2.0, Context(tmp_path))
+    assert set(plain.stems) == {"drums", "bass"}
+
+
+def test_the_pitch_tracker_loaded_first_leaves_the_sentence_encoder_working() -> None:
+    import subprocess
+    import sys
+
+    code = ("from engine.melody.pitch import crepe; crepe('tiny'); "
+            "from engine.mulan.text import sentence_encoder; "
+            "print(sentence_encoder().encode(['a prompt']).shape)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "(1, 384)" in result.stdout
+
+
 def test_a_real_engine_serves_the_trained_folder(tiny_generator: Path, tmp_path: Path) -> None:
     from bridge.client import EngineClient
     from stemloom.local_engine import LocalEngine
