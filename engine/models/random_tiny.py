@@ -8,12 +8,15 @@ only runs it when asked for by name.
 
 from __future__ import annotations
 
+import io
 import zlib
 
 import numpy as np
 import torch
 from torch import nn
 
+from bridge.atomic import atomic_write_bytes
+from bridge.errors import ErrorCode, ProtocolError
 from bridge.messages import Generate
 from engine.generation import GeneratedAudio, JobContext, stem_names
 from engine.models.transformer import Transformer, TransformerConfig, sample_next
@@ -50,6 +53,8 @@ class RandomTinyGenerator:
         generator = torch.Generator().manual_seed(seed)
         frames = int(np.ceil(seconds * FRAME_RATE))
         tokens = self._prefix(request, names)
+        if request.keep_from:
+            tokens = self._kept_prefix(context, request.keep_from, len(names))
         logits, cache = self.lm.step(tokens, None)
         produced = []
         for frame in range(frames):
@@ -62,6 +67,7 @@ class RandomTinyGenerator:
                 context.preview(self._decode_mix(produced, len(request.stems)), SAMPLE_RATE)
             context.progress(0.9 * (frame + 1) / frames, "tokens")
         audio = self._decode(torch.stack(produced, dim=1))
+        self._save_plan(context, tokens)
         context.progress(1.0, "decode")
         key = request.key or f"{KEYS[seed % len(KEYS)]} {'minor' if seed % 2 else 'major'}"
         return GeneratedAudio(
@@ -77,6 +83,24 @@ class RandomTinyGenerator:
             digest = zlib.crc32(f"{request.prompt}|{name}|{request.bpm}".encode())
             rows.append([(digest >> (4 * i)) % VOCAB for i in range(PREFIX_TOKENS)])
         return torch.tensor(rows, dtype=torch.long)
+
+    @staticmethod
+    def _save_plan(context: JobContext, prefix: torch.Tensor) -> None:
+        """Keep the conditioning prefix as this job's plan, for a later keep_from."""
+        buffer = io.BytesIO()
+        np.savez(buffer, prefix=prefix.numpy())
+        path = context.plan_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, buffer.getvalue())
+
+    @staticmethod
+    def _kept_prefix(context: JobContext, job_id: str, rows: int) -> torch.Tensor:
+        """The first row of a finished job's prefix, for every row of this one."""
+        path = context.plan_path(job_id)
+        if not path.is_file():
+            raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"keep_from: job {job_id!r} left no plan")
+        with np.load(path) as data:
+            return torch.from_numpy(data["prefix"][:1]).repeat(rows, 1)
 
     def _decode(self, tokens: torch.Tensor) -> np.ndarray:
         batch, frames = tokens.shape

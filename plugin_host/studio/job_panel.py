@@ -34,17 +34,16 @@ from plugin_host.studio.threads import run_in_thread
 
 Target = Callable[[], tuple[str, str] | None]  # (adapter, session path; "" for a running DAW)
 REGENERATE_TIP = (
-    "Makes this stem again with a new seed, as a new job holding only this stem. The engine "
-    "cannot yet regenerate one stem while keeping the others (protocol v1 has no such "
-    "request), so the new take is not conditioned on the job's other stems; they stay as "
-    "they are in the list.")
+    "Makes this stem again with a new seed, as a new job holding only this stem. It follows "
+    "the same plan (harmony, groove, form) as the job's other stems, which stay as they are.")
 
 
 def regenerate_request(record: JobRecord, stem: str) -> Generate:
-    """A new request for ``stem`` of ``record`` alone, with a new seed and id."""
+    """A new request for ``stem`` of ``record`` alone, with a new seed and id, on the plan
+    of ``record`` (keep_from) so it still fits the other stems."""
     return dataclasses.replace(record.request, request_id=new_job_id(),
-                               stems=(stem.split(".")[0],), variations=1,
-                               seed=random.randrange(2**31))
+                               stems=(stem.split(".")[0],), variations=1, best_of=1,
+                               seed=random.randrange(2**31), keep_from=record.id)
 
 
 class JobPanel(QWidget):

@@ -151,7 +151,7 @@ def test_generate_follow_place_and_drag(app: QApplication, tmp_path: Path, midi_
         window.jobs.stems.clearSelection()
         window.jobs.stems.item(0).setSelected(True)
         assert window.jobs.regenerate_button.isEnabled()
-        assert "cannot yet regenerate" in window.jobs.regenerate_button.toolTip()
+        assert "same plan" in window.jobs.regenerate_button.toolTip()
 
         # An effect preset on the drums: a new, still tempo-tagged clip replaces them.
         effects = window.effects
@@ -192,6 +192,7 @@ def test_generate_follow_place_and_drag(app: QApplication, tmp_path: Path, midi_
                    20, "the regenerated stem")
         again = newest(window)
         assert again.request.stems == ("bass",) and again.id != record.id
+        assert again.request.keep_from == record.id
         assert again.request.seed not in (-1, record.seed) and again.request.bpm == 96
         assert window.jobs.selected_id() == again.id
 
