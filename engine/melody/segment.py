@@ -18,9 +18,12 @@ from numpy.lib.stride_tricks import sliding_window_view
 from engine.melody.tokens import MelodyNote
 
 VOICED_PERIODICITY = 0.4  # tracker confidence above which a loud frame is sung
+LOWEST = 33  # MIDI pitch (A1, 55 Hz): lower is rumble or 50 Hz mains hum, not a voice
 BRIDGE = 0.03  # seconds: shorter unvoiced gaps inside a note are a glitch, not a rest
 MIN_NOTE = 0.04  # seconds: anything shorter is a blip
-DIP_DB = 6.0  # a level dip this deep under the peaks on both sides re-articulates a note
+DIP_DB = 6.0  # a level dip this deep under the peaks on both sides re-articulates a note...
+SAME_PITCH_DIP_DB = 12.0  # ...or this deep where the pitch is the same on both sides
+SAME_PITCH = 0.5  # semitones
 DIP_REACH = 0.12  # seconds each side of a dip to look for those peaks
 SPLIT_SEMITONES = 0.8  # a pitch this far from the note's own...
 SPLIT_HOLD = 0.06  # ...for this long starts a new note
@@ -48,7 +51,7 @@ def segment_notes(db: np.ndarray, loud: np.ndarray, pitch: np.ndarray,
     smooth = median_smooth(contour, max(1, round(SMOOTH / hop)))
     segments = []
     for a, b in runs(bridged(~np.isnan(contour), hop)):
-        dips = [a, *level_dips(db, a, b, hop), b]
+        dips = [a, *level_dips(db, smooth, a, b, hop), b]
         for lo, hi in pairwise(dips):
             cuts = [lo, *pitch_moves(smooth, lo, hi, hop), hi]
             segments.extend(Segment(start, end, note_pitch(contour, start, end, hop))
@@ -63,9 +66,11 @@ def segment_notes(db: np.ndarray, loud: np.ndarray, pitch: np.ndarray,
 
 def sung_contour(loud: np.ndarray, pitch: np.ndarray, periodicity: np.ndarray,
                  hop: float) -> np.ndarray:
-    """The pitch where the take is loud and the tracker confident, NaN elsewhere; lone
-    frames far off their neighbours (octave slips as a note fades) are NaN too."""
-    contour = np.where(loud & (periodicity > VOICED_PERIODICITY), pitch, np.nan)
+    """The pitch where the take is loud, the tracker confident and the pitch a voice's, NaN
+    elsewhere; lone frames far off their neighbours (octave slips as a note fades) are NaN
+    too."""
+    sung = loud & (periodicity > VOICED_PERIODICITY) & (np.nan_to_num(pitch) >= LOWEST)
+    contour = np.where(sung, pitch, np.nan)
     spikes = np.abs(contour - median_smooth(contour, max(1, round(SMOOTH / hop)))) > SPIKE
     contour[spikes] = np.nan
     return contour
@@ -97,17 +102,24 @@ def median_smooth(values: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def level_dips(db: np.ndarray, a: int, b: int, hop: float) -> list[int]:
-    """Frames inside [a, b) where the level dips `DIP_DB` under the loudest frame within
-    `DIP_REACH` on each side: the singer re-articulating."""
+def level_dips(db: np.ndarray, smooth: np.ndarray, a: int, b: int, hop: float) -> list[int]:
+    """Frames inside [a, b) where the level dips under the loudest frame within `DIP_REACH`
+    on each side: the singer re-articulating. Between two pitches `DIP_DB` is enough; on one
+    pitch it takes `SAME_PITCH_DIP_DB`, as a room's echoes beating with vibrato make
+    shallow dips in a held note."""
     reach = max(1, round(DIP_REACH / hop))
     dips = []
     for k in range(a + 1, b - 1):
         if db[k] > db[k - 1] or db[k] > db[k + 1]:
             continue
-        left = db[max(a, k - reach):k].max()
-        right = db[k + 1:min(b, k + 1 + reach)].max()
-        if min(left, right) - db[k] >= DIP_DB and (not dips or k - dips[-1] > reach // 2):
+        depth = min(db[max(a, k - reach):k].max(), db[k + 1:min(b, k + 1 + reach)].max()) - db[k]
+        if depth < DIP_DB or (dips and k - dips[-1] <= reach // 2):
+            continue
+        before = smooth[max(a, k - reach):k]
+        after = smooth[k + 1:min(b, k + 1 + reach)]
+        moved = abs(np.nanmedian(after) - np.nanmedian(before)) if (
+            np.isfinite(before).any() and np.isfinite(after).any()) else np.inf
+        if moved >= SAME_PITCH or depth >= SAME_PITCH_DIP_DB:
             dips.append(k)
     return dips
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.signal import fftconvolve
 
+from engine.corpus.hum import HumNote
 from engine.melody.notes_f1 import note_scores
 from engine.melody.tokens import MelodyNote
 from engine.melody.transcribe import transcribe
@@ -32,6 +34,32 @@ def test_a_singer_out_of_tune_is_heard_in_their_own_tuning() -> None:
     notes = transcribe(audio, round(RATE * factor))
     faster = [MelodyNote(n.start / factor, n.end / factor, n.pitch) for n in truth]
     assert note_scores(faster, notes)["f1"] >= 0.9
+
+
+def test_mains_hum_is_not_a_note() -> None:
+    """50 Hz mains hum with its third harmonic, 10 dB under the voice and running through
+    the rests, neither fills the rests nor becomes notes."""
+    audio, truth = hum(tune(6.0, seed=6), 6.0, 6)
+    t = np.arange(len(audio)) / RATE
+    level = np.sqrt(np.mean(audio[np.abs(audio) > 0.1 * np.abs(audio).max()] ** 2))
+    mains = level * (0.3 * np.sin(2 * np.pi * 50 * t) + 0.15 * np.sin(2 * np.pi * 150 * t))
+    notes = transcribe((audio + mains).astype(np.float32), RATE)
+    assert note_scores(truth, notes)["f1"] >= 0.9
+
+
+def test_held_notes_in_a_room_stay_whole() -> None:
+    """A room's echoes (a quarter of the direct sound's energy, 0.35 s to fade by 60 dB) beat
+    with the vibrato of long notes and make the level dip by 6 dB or more; the notes, a
+    repeated one among them, still come back one each."""
+    held = [HumNote(0.2 + 1.6 * i, 1.7 + 1.6 * i, p) for i, p in enumerate([60, 60, 64])]
+    audio, truth = hum(held, 5.2, 8)
+    rng = np.random.default_rng(8)
+    echoes = rng.normal(0, 1, RATE // 2) * np.exp(-np.arange(RATE // 2) / (0.05 * RATE))
+    echoes[: RATE // 300] = 0
+    room = np.concatenate([[1.0], 0.5 * echoes[1:] / np.sqrt(np.sum(echoes**2))])
+    notes = transcribe(fftconvolve(audio, room)[: len(audio)].astype(np.float32), RATE)
+    assert [n.pitch for n in notes] == [n.pitch for n in truth]
+    assert np.allclose([n.start for n in notes], [n.start for n in truth], atol=0.05)
 
 
 def legato(steps: list[tuple[float, float]], seconds: float) -> np.ndarray:
