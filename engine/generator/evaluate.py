@@ -24,8 +24,8 @@ import numpy as np
 
 from bridge.messages import Generate
 from engine.generation import GeneratedAudio, Generator
-from engine.generator.keys import estimate_key
 from engine.generator.prompts import PROMPTS, EvalPrompt
+from engine.melody.key import estimate_key
 from engine.render_output import fit_clip
 from engine.timing import clip_seconds, loop_tail_seconds
 

@@ -24,11 +24,11 @@ from engine.codec.model import Codec
 from engine.codec.streaming import StreamingDecoder
 from engine.generation import GeneratedAudio, JobContext, stem_names
 from engine.generator import conditions as cond
-from engine.generator.keys import estimate_key
 from engine.generator.model import StageModel
 from engine.generator.patterns import delayed, undelayed
 from engine.generator.sampling import SamplingOptions, sample_causal
 from engine.generator.semantic import FrameFeatures, SemanticTokenizer
+from engine.melody.key import estimate_key
 from engine.melody.tokens import NO_MELODY, MelodyNote, melody_tokens
 from engine.mulan.api import MulanConditioner
 from engine.timing import quarters_per_bar
@@ -178,7 +178,10 @@ class HierarchicalGenerator:
         except MelodyError as error:
             raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"melody: {error}") from None
         beats = float(quarters_per_bar(request.time_signature))
-        notes = fit_to_grid(notes, request.bpm, request.bars, beats)
+        # A hum is sung at its own tempo and stretched over the bars; a MIDI clip already
+        # sits on a grid and keeps its beat positions.
+        sung = Path(request.melody).read_bytes()[:4] != b"MThd"
+        notes = fit_to_grid(notes, request.bpm, request.bars, beats, free_tempo=sung)
         if request.key:
             notes = transpose_to_key(notes, request.key)
         return notes, melody_tokens(notes, frames, SEMANTIC_RATE)

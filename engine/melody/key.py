@@ -49,3 +49,15 @@ def transpose_to_key(notes: Sequence[MelodyNote], key_name: str) -> list[MelodyN
     """`notes` moved by `key_shift` semitones into the key named `key_name`."""
     shift = key_shift(notes, key_name)
     return [MelodyNote(note.start, note.end, note.pitch + shift) for note in notes]
+
+
+NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+def estimate_key(chroma: np.ndarray) -> str:
+    """"A minor"-style key of a 12-bin chroma profile (C first, summed over time): the key
+    whose profile correlates best with it."""
+    chroma = np.asarray(chroma, dtype=np.float64)
+    scores = {f"{NOTE_NAMES[tonic]} {mode}": np.corrcoef(chroma, np.roll(profile, tonic))[0, 1]
+              for mode, profile in PROFILES.items() for tonic in range(12)}
+    return max(scores, key=lambda name: np.nan_to_num(scores[name], nan=-1.0))

@@ -4,6 +4,7 @@ meter stay), the user's presets are listed beside the shipped ones."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before Qt loads: no display needed
 
@@ -11,6 +12,7 @@ import pytest
 
 pytest.importorskip("PySide6", reason="the studio needs PySide6 (pip install PySide6-Essentials)")
 
+from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication
 
 from plugin_host.daw import SessionInfo
@@ -20,10 +22,17 @@ from plugin_host.studio.form import NO_PRESET, GenerateForm
 
 
 @pytest.fixture
-def app(tmp_path, monkeypatch) -> QApplication:
-    """The QApplication, with the user's config folder (and so their presets) in tmp_path."""
+def app(tmp_path, monkeypatch) -> Iterator[QApplication]:
+    """The QApplication, with the user's config folder (and so their presets) in tmp_path.
+    The forms a test made are deleted while the application still exists: left to the
+    interpreter's exit, Qt deletes them after the application and the process crashes."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    return application()
+    app = application()
+    yield app
+    for widget in QApplication.topLevelWidgets():
+        widget.close()
+        widget.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def test_choosing_a_preset_fills_the_form(app) -> None:

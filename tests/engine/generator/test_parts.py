@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from engine.generator import conditions as cond
-from engine.generator.keys import estimate_key
 from engine.generator.patterns import delayed, undelayed
 from engine.generator.semantic import FrameFeatures, SemanticTokenizer
+from engine.melody.key import estimate_key
 from engine.melody.tokens import NO_MELODY, REST, MelodyNote, melody_tokens
 from engine.models.transformer import sample_next
 
