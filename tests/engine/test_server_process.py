@@ -184,4 +184,4 @@ def test_a_restarted_engine_still_answers_for_finished_jobs(tmp_path) -> None:
         with pytest.raises(ProtocolError) as caught:  # never overwrite a finished job's clips
             client.submit(Generate(request_id="survivor", prompt="other", bars=1))
         assert caught.value.code == ErrorCode.DUPLICATE_ID
-    assert {p.name for p in library_files(library)} == {"keys.wav", "job.json"}
+    assert {p.name for p in library_files(library)} == {"keys.wav", "job.json", "plan.npz"}
