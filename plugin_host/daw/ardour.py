@@ -44,7 +44,7 @@ from plugin_host.daw.staged import StagedAdapter, StagedTrack
 
 _MAX_FILE_NAME = 100
 _PENDING = "stemloom-pending-"
-_ATTEMPTS = 2  # Ardour's headless tools crash now and then; one more try is enough
+_ATTEMPTS = 3  # Ardour's headless tools crash now and then (about one run in ten): try twice more
 
 
 @dataclass
