@@ -132,7 +132,8 @@ def evaluate(generator: Generator, prompts: tuple[EvalPrompt, ...] = PROMPTS, se
     ``sampling`` overrides the request's sampling defaults (temperature, top_k, guidance...)."""
     from engine.mulan.api import MulanConditioner
 
-    mulan = MulanConditioner.load()
+    # The generator's own MuLan when it has one: loading a second costs seconds and memory.
+    mulan = getattr(generator, "mulan", None) or MulanConditioner.load()
     texts = [p.prompt for p in prompts]
     text_embeddings = mulan.embed_text(texts)
     rows = []
