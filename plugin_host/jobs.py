@@ -35,6 +35,7 @@ class JobRecord:
     stage: str = ""
     message: str = ""
     stems: dict[str, str] = field(default_factory=dict)
+    melody_midi: str = ""  # the engine's MIDI clip of the melody the music follows, if any
     key: str = ""
     seed: int = -1
     resubmitted_as: str = ""
@@ -133,7 +134,8 @@ class HostJobs:
     def _finish(self, record: JobRecord, done: Done,
                 on_update: Callable[[JobRecord], None] | None) -> None:
         self._update(record, on_update, state="done", fraction=1.0, stage="done",
-                     stems=dict(done.stems), key=done.key, seed=done.seed, message="")
+                     stems=dict(done.stems), melody_midi=done.melody_midi, key=done.key,
+                     seed=done.seed, message="")
 
     def _update(self, record: JobRecord, on_update: Callable[[JobRecord], None] | None,
                 **changes: object) -> None:

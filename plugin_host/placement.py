@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import soundfile as sf
 from platformdirs import user_data_path
 
+from bridge.atomic import atomic_write_bytes
 from bridge.messages import Done
 from plugin_host.clip_names import clip_name
 from plugin_host.clips import AcidInfo, root_note_from_key, write_clip
@@ -15,6 +17,15 @@ from plugin_host.daw import LIVE_DAWS, ClipRef, DawAdapter, get_adapter
 
 # Unpitched stems carry no root note in their ACID chunk, so a DAW never transposes them.
 _UNPITCHED = {"drums"}
+MELODY_TRACK = "melody"  # the track the transcribed melody's MIDI clip goes on
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What ``place_job`` put where."""
+
+    clips: dict[str, ClipRef]  # track name -> clip, the stems and (if placed) the melody
+    melody_file: Path | None  # the melody's MIDI clip file, placed or not; None without one
 
 
 def default_clips_root() -> Path:
@@ -49,6 +60,18 @@ def write_clips(done: Done, prompt: str, folder: Path) -> dict[str, Path]:
     return clips
 
 
+def write_melody_clip(done: Done, prompt: str, folder: Path) -> Path | None:
+    """Copy the job's melody MIDI clip into ``folder``, named like its stems (``..._melody.mid``);
+    None when the request had no melody."""
+    if not done.melody_midi:
+        return None
+    data = Path(done.melody_midi).read_bytes()
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / clip_name(prompt, done.bpm, done.key, done.bars, MELODY_TRACK, ".mid")
+    atomic_write_bytes(target, data)
+    return target
+
+
 def open_adapter(
     daw: str,
     destination: Path | None,
@@ -78,14 +101,18 @@ def place_job(
     bar: float | None = None,
     clips_root: Path | None = None,
     effects: Mapping[str, str] | None = None,
-) -> dict[str, ClipRef]:
+) -> Placement:
     """Write the job's clips (kept under ``clips_root``/job id), run the stems named in
     ``effects`` through their effect presets (stem -> preset name), and place them all on new
-    tracks at ``bar`` (default: the session cursor). All or nothing: on failure no track
+    tracks at ``bar`` (default: the session cursor), with the melody's MIDI clip on a MIDI
+    track of its own where the adapter places MIDI. All or nothing: on failure no track
     is left behind."""
-    clips = write_clips(done, prompt, (clips_root or default_clips_root()) / done.request_id)
+    folder = (clips_root or default_clips_root()) / done.request_id
+    clips = write_clips(done, prompt, folder)
     if effects:
         from plugin_host.effects import apply_presets
 
         clips = apply_presets(clips, effects)
-    return adapter.place_stems(clips, bar)
+    melody = write_melody_clip(done, prompt, folder)
+    midi = {MELODY_TRACK: melody} if melody is not None and adapter.places_midi else {}
+    return Placement(adapter.place_stems(clips, bar, midi), melody)

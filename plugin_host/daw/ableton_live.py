@@ -41,6 +41,7 @@ class LiveAdapter(StagedAdapter[_Clip]):
     """Drives Live through the Stemloom remote script; see the module docstring."""
 
     name = "live"
+    places_midi = False
 
     def __init__(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *,
                  timeout: float = 5.0, sample_rate: int = 48000) -> None:

@@ -59,6 +59,7 @@ class ArdourAdapter(StagedAdapter[_Clip]):
     """An Ardour 7 session folder (or ``.ardour`` file); see the module docstring."""
 
     name = "ardour"
+    places_midi = False
 
     def __init__(self, path: str | os.PathLike[str], *, bpm: float = 120.0,
                  time_signature: tuple[int, int] = (4, 4), sample_rate: int = 48000,

@@ -84,6 +84,7 @@ class DawAdapter(ABC):
     """
 
     name: str
+    places_midi: bool = True  # False where place_midi_clip cannot work (e.g. Ardour headless)
 
     @abstractmethod
     def session_info(self) -> SessionInfo:
@@ -112,8 +113,11 @@ class DawAdapter(ABC):
         """Make every change since the last commit take effect, all of them or none."""
 
     def place_stems(self, stems: Mapping[str, str | os.PathLike[str]],
-                    bar: float | None = None) -> dict[str, ClipRef]:
-        """Place each stem (track name -> audio file) on a new track at ``bar``, all or nothing.
+                    bar: float | None = None,
+                    midi: Mapping[str, str | os.PathLike[str]] | None = None
+                    ) -> dict[str, ClipRef]:
+        """Place each stem (track name -> audio file), and each of ``midi`` (track name ->
+        MIDI file) on a MIDI track, on new tracks at ``bar``, all or nothing.
 
         ``bar`` defaults to the session cursor. If any track or clip cannot be made, or the
         commit fails, the tracks made so far are deleted again and PlacementError is raised
@@ -121,7 +125,12 @@ class DawAdapter(ABC):
         """
         if not stems:
             raise ValueError("no stems to place")
-        missing = [str(path) for path in stems.values() if not Path(path).is_file()]
+        midi = dict(midi or {})
+        clashing = sorted(set(stems) & set(midi))
+        if clashing:
+            raise ValueError(f"track named twice: {', '.join(clashing)}")
+        files = [*stems.values(), *midi.values()]
+        missing = [str(path) for path in files if not Path(path).is_file()]
         if missing:
             # Cheap check first, so a typo never touches the DAW at all.
             raise PlacementError(f"stem files not found: {', '.join(missing)}")
@@ -133,6 +142,10 @@ class DawAdapter(ABC):
                 track = self.create_track(name, "audio")
                 created.append(track)
                 placed[name] = self.place_audio_clip(track, path, at_bar)
+            for name, path in midi.items():
+                track = self.create_track(name, "midi")
+                created.append(track)
+                placed[name] = self.place_midi_clip(track, path, at_bar)
             self.commit()
         except Exception as error:
             failure = PlacementError(f"could not place stems: {error}")

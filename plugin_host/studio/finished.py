@@ -8,7 +8,7 @@ from pathlib import Path
 from bridge.messages import Done
 from plugin_host.daw import ClipRef
 from plugin_host.jobs import JobRecord
-from plugin_host.placement import open_adapter, write_clips
+from plugin_host.placement import MELODY_TRACK, open_adapter, write_clips, write_melody_clip
 
 
 def done_from_record(record: JobRecord) -> Done:
@@ -22,6 +22,7 @@ def done_from_record(record: JobRecord) -> Done:
         time_signature=request.time_signature, key=record.key,
         sample_rate=request.sample_rate, format=request.format, seed=record.seed,
         loop=request.loop, model="", metadata="", stems=dict(record.stems),
+        melody_midi=record.melody_midi,
     )
 
 
@@ -37,7 +38,8 @@ def export_clips(record: JobRecord, clips_root: Path) -> dict[str, Path]:
 def send_to_daw(record: JobRecord, clips: Mapping[str, Path], daw: str, target: str,
                 bar: float | None = None) -> dict[str, ClipRef]:
     """Place ``clips`` (stem -> tagged clip file of ``record``, effects and all) on new tracks
-    through adapter ``daw`` at ``bar`` (default: the session cursor), all or nothing.
+    through adapter ``daw`` at ``bar`` (default: the session cursor), all or nothing; the
+    melody the job followed goes on a MIDI track of its own where the adapter places MIDI.
 
     ``target`` is the session file or folder ("" for a running DAW); a new session takes
     the job's tempo, meter and rate.
@@ -47,4 +49,8 @@ def send_to_daw(record: JobRecord, clips: Mapping[str, Path], daw: str, target: 
     adapter = open_adapter(daw, Path(target).expanduser() if target else None,
                            bpm=request.bpm, time_signature=(numerator, denominator),
                            sample_rate=request.sample_rate)
-    return adapter.place_stems(dict(clips), bar)
+    melody = None
+    if adapter.places_midi:
+        beside_clips = Path(next(iter(clips.values()))).parent
+        melody = write_melody_clip(done_from_record(record), request.prompt, beside_clips)
+    return adapter.place_stems(dict(clips), bar, {MELODY_TRACK: melody} if melody else None)

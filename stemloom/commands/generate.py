@@ -162,15 +162,21 @@ def _generate(args: argparse.Namespace) -> int:
     if adapter is not None:
         from plugin_host.daw import PlacementError
         from plugin_host.effects import PluginLoadError
-        from plugin_host.placement import place_job
+        from plugin_host.placement import MELODY_TRACK, place_job
 
         try:
             placed = place_job(done, args.prompt, adapter, args.bar, effects=effects)
         except (PlacementError, PluginLoadError, PresetError, OSError, ValueError) as exc:
             return fail(f"the stems were made but could not be placed: {exc}")
-        bar = next(iter(placed.values())).bar
+        stems = {name: clip for name, clip in placed.clips.items() if name != MELODY_TRACK}
+        bar = next(iter(stems.values())).bar
         where = args.dest or args.daw
-        print(f"Placed {len(placed)} stems on new tracks at bar {bar:g} in {where}")
+        print(f"Placed {len(stems)} stems on new tracks at bar {bar:g} in {where}")
+        if MELODY_TRACK in placed.clips:
+            print(f"  and the melody as a MIDI clip on track {MELODY_TRACK!r}")
+        elif placed.melody_file is not None:
+            print(f"  {args.daw} cannot place MIDI from here; the melody's MIDI clip is "
+                  f"{placed.melody_file}")
         for stem, chain in effects.items():
             print(f"  {stem} through effect preset {chain!r}")
     elif effects:

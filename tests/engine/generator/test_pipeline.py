@@ -115,16 +115,21 @@ def test_continue_from_and_reference_read_audio(generator: HierarchicalGenerator
         generator.generate(_request(continue_from=str(broken)), 2, 2.0, Context(tmp_path))
 
 
-def test_a_midi_melody_comes_back_as_a_clip_on_the_grid(generator: HierarchicalGenerator,
-                                                        tmp_path: Path) -> None:
+def _four_note_midi() -> mido.MidiFile:
+    """C D E F, one beat each."""
     midi = mido.MidiFile(ticks_per_beat=480)
     track = mido.MidiTrack()
     midi.tracks.append(track)
     for pitch in (60, 62, 64, 65):
         track.append(mido.Message("note_on", note=pitch, velocity=90, time=0))
         track.append(mido.Message("note_off", note=pitch, velocity=0, time=480))
+    return midi
+
+
+def test_a_midi_melody_comes_back_as_a_clip_on_the_grid(generator: HierarchicalGenerator,
+                                                        tmp_path: Path) -> None:
     path = tmp_path / "tune.mid"
-    midi.save(path)
+    _four_note_midi().save(path)
     out = generator.generate(_request(melody=str(path)), 5, 4.0, Context(tmp_path))
     back = mido.MidiFile(file=io.BytesIO(out.melody_midi))
     pitches = [m.note for t in back.tracks for m in t if m.type == "note_on" and m.velocity]
@@ -176,3 +181,31 @@ def test_a_real_engine_serves_the_trained_folder(tiny_generator: Path, tmp_path:
         assert set(again.stems) == {"bass"}
         with pytest.raises(ProtocolError, match="keep_from"):
             client.submit(_request(request_id="bad", keep_from="nobody"))
+
+
+def test_the_melody_lands_on_its_own_midi_track(tiny_generator: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import xml.etree.ElementTree as ElementTree
+    import zipfile
+
+    tune = tmp_path / "tune.mid"
+    _four_note_midi().save(tune)
+    project = tmp_path / "song.dawproject"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "d")}
+    result = subprocess.run(
+        [sys.executable, "-m", "stemloom", "generate", "warm keys", "--bars", "1",
+         "--stems", "keys", "--model", str(tiny_generator), "--melody", str(tune),
+         "--daw", "dawproject", "--dest", str(project)],
+        capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Placed 1 stems" in result.stdout and "track 'melody'" in result.stdout
+    with zipfile.ZipFile(project) as archive:
+        root = ElementTree.fromstring(archive.read("project.xml"))
+    tracks = {t.get("name"): t.get("contentType") for t in root.iter("Track")
+              if t.get("contentType")}  # not the master
+    assert tracks == {"keys": "audio", "melody": "notes"}
+    keys = sorted(int(n.get("key")) for n in root.iter("Note"))
+    assert keys == [60, 62, 64, 65]
+    clips = list((tmp_path / "d" / "stemloom" / "clips").rglob("*_melody.mid"))
+    assert len(clips) == 1 and clips[0].read_bytes().startswith(b"MThd")
