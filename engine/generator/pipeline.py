@@ -28,10 +28,10 @@ from engine.generator.model import StageModel
 from engine.generator.patterns import delayed, undelayed
 from engine.generator.sampling import SamplingOptions, sample_causal
 from engine.generator.semantic import FrameFeatures, SemanticTokenizer
+from engine.melody.condition import melody_clip, request_melody
 from engine.melody.key import estimate_key
 from engine.melody.tokens import NO_MELODY, MelodyNote, melody_tokens
 from engine.mulan.api import MulanConditioner
-from engine.timing import quarters_per_bar
 
 SEMANTIC_RATE = 25
 ACOUSTIC_RATE = 50
@@ -111,13 +111,8 @@ class HierarchicalGenerator:
         self.save_plan(context, plan, semantic[chosen, plan.prompt_frames:].numpy())
         mix = sum(audio[row] for row in rows if plan.candidate[row] == chosen[0])
         key = request.key or cond.key_name(plan.key) or self._estimate_key(mix)
-        midi = b""
-        if plan.melody_notes:
-            from engine.melody.to_midi import melody_to_midi
-
-            midi = melody_to_midi(plan.melody_notes, request.bpm)
         return GeneratedAudio(stems=stems, sample_rate=self.codec.cfg.sample_rate, key=key,
-                              melody_midi=midi)
+                              melody_midi=melody_clip(plan.melody_notes, request.bpm))
 
     # ------------------------------------------------------------------ conditions
 
@@ -125,7 +120,8 @@ class HierarchicalGenerator:
         """Resolve a request into conditions and rows."""
         frames = int(np.ceil(seconds * SEMANTIC_RATE))
         mulan, key, kept = self._style(request, context)
-        notes, melody = self._melody(request, frames)
+        notes = request_melody(request)
+        melody = melody_tokens(notes, frames, SEMANTIC_RATE) if notes else None
         prompt_semantic = prompt_codes = None
         if request.continue_from:
             prompt_semantic, prompt_codes = self._prompt(request.continue_from)
@@ -163,28 +159,6 @@ class HierarchicalGenerator:
         else:
             embedding = self.mulan.embed_text([request.prompt])[0]
         return self.mulan.tokens(embedding), cond.key_index(request.key), None
-
-    def _melody(self, request: Generate, frames: int
-                ) -> tuple[list[MelodyNote], np.ndarray | None]:
-        """The melody condition fitted to the requested bars (and key), as notes and tokens."""
-        if not request.melody:
-            return [], None
-        from engine.melody.grid import fit_to_grid
-        from engine.melody.key import transpose_to_key
-        from engine.melody.load import MelodyError, load_melody
-
-        try:
-            notes = load_melody(request.melody)
-        except MelodyError as error:
-            raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"melody: {error}") from None
-        beats = float(quarters_per_bar(request.time_signature))
-        # A hum is sung at its own tempo and stretched over the bars; a MIDI clip already
-        # sits on a grid and keeps its beat positions.
-        sung = Path(request.melody).read_bytes()[:4] != b"MThd"
-        notes = fit_to_grid(notes, request.bpm, request.bars, beats, free_tempo=sung)
-        if request.key:
-            notes = transpose_to_key(notes, request.key)
-        return notes, melody_tokens(notes, frames, SEMANTIC_RATE)
 
     def _prompt(self, path: str) -> tuple[np.ndarray, torch.Tensor]:
         """Semantic tokens and codes of the last PROMPT_SECONDS of the clip to continue."""

@@ -19,6 +19,7 @@ from bridge.atomic import atomic_write_bytes
 from bridge.errors import ErrorCode, ProtocolError
 from bridge.messages import Generate
 from engine.generation import GeneratedAudio, JobContext, stem_names
+from engine.melody.condition import melody_clip, request_melody
 from engine.models.transformer import Transformer, TransformerConfig, sample_next
 
 FRAME_RATE = 50
@@ -50,6 +51,7 @@ class RandomTinyGenerator:
         """Sample ``seconds`` of frames for every stem and variation as one batch."""
         torch.set_num_threads(1)  # small per-frame ops: a second thread only spins (see pipeline)
         names = stem_names(request)
+        melody = request_melody(request)  # read first: a bad file fails before any work
         generator = torch.Generator().manual_seed(seed)
         frames = int(np.ceil(seconds * FRAME_RATE))
         tokens = self._prefix(request, names)
@@ -74,6 +76,7 @@ class RandomTinyGenerator:
             stems={name: audio[i] for i, name in enumerate(names)},
             sample_rate=SAMPLE_RATE,
             key=key,
+            melody_midi=melody_clip(melody, request.bpm),
         )
 
     def _prefix(self, request: Generate, names: list[str]) -> torch.Tensor:

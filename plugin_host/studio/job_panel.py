@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from bridge.messages import Generate
 from plugin_host.jobs import JobRecord, new_job_id
+from plugin_host.placement import MELODY_TRACK
 from plugin_host.studio.finished import export_clips, send_to_daw
 from plugin_host.studio.job_model import PROGRESS_COLUMN, JobTableModel
 from plugin_host.studio.job_runner import JobRunner
@@ -249,7 +250,9 @@ class JobPanel(QWidget):
         def placed(refs: dict) -> None:
             self._update_buttons()
             bar = next(iter(refs.values())).bar
-            self.status.emit(f"Placed {len(refs)} stems on new tracks at bar {bar:g} "
+            stems = len(refs) - (MELODY_TRACK in refs)
+            melody = " and the melody's MIDI clip" if MELODY_TRACK in refs else ""
+            self.status.emit(f"Placed {stems} stems{melody} on new tracks at bar {bar:g} "
                              f"in {dest or daw} ({daw})")
 
         def failed(error: BaseException) -> None:

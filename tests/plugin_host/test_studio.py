@@ -169,13 +169,16 @@ def test_generate_follow_place_and_drag(app: QApplication, tmp_path: Path, midi_
         labels = [window.jobs.stems.item(i).text() for i in range(window.jobs.stems.count())]
         assert labels == ["drums  —  lofi tape", "bass"]
 
-        # Send to DAW through the folder adapter: two new tracks, the drums with their effect.
+        # Send to DAW through the folder adapter: two new tracks, the drums with their effect,
+        # and the melody the job followed as a MIDI clip on a track of its own.
         window.jobs.send_button.click()
-        wait_until(lambda: "Placed 2 stems" in window.statusBar().currentMessage(), 15,
-                   "the placement")
+        wait_until(lambda: "Placed 2 stems and the melody" in window.statusBar().currentMessage(),
+                   15, "the placement")
         manifest = json.loads((session / "session.json").read_text())
         files = {track["name"]: track["clips"][0]["file"] for track in manifest["tracks"]}
-        assert sorted(files) == ["bass", "drums"] and "lofi" in files["drums"]
+        assert sorted(files) == ["bass", "drums", "melody"] and "lofi" in files["drums"]
+        assert files["melody"].endswith("_melody.mid")
+        assert (session / files["melody"]).read_bytes().startswith(b"MThd")
 
         wait_until(lambda: window.banner.status.text().endswith("ready"), 10,
                    "the banner to see the model loaded")

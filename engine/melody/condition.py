@@ -1,0 +1,42 @@
+"""A request's melody as the generator follows it: the file read, fitted to the requested bars
+(and moved into the requested key), and written back as a MIDI clip on the grid for the host
+to place on its own track. Every generator answers a melody request the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bridge.errors import ErrorCode, ProtocolError
+from bridge.messages import Generate
+from engine.melody.tokens import MelodyNote
+from engine.timing import quarters_per_bar
+
+
+def request_melody(request: Generate) -> list[MelodyNote]:
+    """The notes of ``request.melody`` on the request's grid (none without a melody); a file
+    that cannot be used is a BAD_ARGUMENT."""
+    if not request.melody:
+        return []
+    from engine.melody.grid import fit_to_grid
+    from engine.melody.key import transpose_to_key
+    from engine.melody.load import MelodyError, load_melody
+
+    try:
+        notes = load_melody(request.melody)
+    except MelodyError as error:
+        raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"melody: {error}") from None
+    beats = float(quarters_per_bar(request.time_signature))
+    # A hum is sung at its own tempo and stretched over the bars; a MIDI clip already sits on
+    # a grid and keeps its beat positions.
+    sung = Path(request.melody).read_bytes()[:4] != b"MThd"
+    notes = fit_to_grid(notes, request.bpm, request.bars, beats, free_tempo=sung)
+    return transpose_to_key(notes, request.key) if request.key else notes
+
+
+def melody_clip(notes: list[MelodyNote], bpm: float) -> bytes:
+    """The notes as a Standard MIDI File at ``bpm`` (empty bytes for no notes)."""
+    if not notes:
+        return b""
+    from engine.melody.to_midi import melody_to_midi
+
+    return melody_to_midi(notes, bpm)
