@@ -1,5 +1,6 @@
 """``stemloom eval codec``: the codec beside Opus at the same bitrate, on held-out corpus
-clips and on real recordings found on this machine (never used for training)."""
+clips and on real recordings (never used for training): a folder of the user's own music
+(``--real DIR``), else the few real recordings found on this machine."""
 
 from __future__ import annotations
 
@@ -87,9 +88,25 @@ def heldout_clips(root: Path, seconds: float = 5.0, count: int = 32,
     return clips
 
 
-def real_clips(sample_rate: int) -> list[tuple[str, np.ndarray]]:
-    """The real recordings of ``REAL_CANDIDATES`` present here, as 32 kHz stereo."""
-    return [(p, io.read_audio(Path(p), sample_rate)) for p in REAL_CANDIDATES if Path(p).is_file()]
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff"}
+
+
+def real_clips(sample_rate: int, folder: Path | None = None, seconds: float = 5.0
+               ) -> list[tuple[str, np.ndarray]]:
+    """Stereo clips at ``sample_rate``: the middle ``seconds`` of every audio file under
+    ``folder`` (sorted), or without a folder the ``REAL_CANDIDATES`` present here, whole."""
+    if folder is None:
+        return [(p, io.read_audio(Path(p), sample_rate)) for p in REAL_CANDIDATES
+                if Path(p).is_file()]
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no folder of real recordings at {folder}")
+    clips = []
+    length = round(seconds * sample_rate)
+    for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
+        audio = io.read_audio(path, sample_rate)
+        start = max(0, audio.shape[1] // 2 - length // 2)
+        clips.append((str(path), np.ascontiguousarray(audio[:, start : start + length])))
+    return clips
 
 
 def _code(codec: Codec, audio: np.ndarray, levels: int, mid_side: bool = False) -> np.ndarray:
@@ -128,8 +145,10 @@ def score_set(codec: Codec, clips: list[tuple[str, np.ndarray]], levels: tuple[i
 
 
 def evaluate(weights: Path | None = None, corpus: Path = Path("/tmp/corpus"),
-             levels: tuple[int, ...] = (4, 8), count: int = 32, seconds: float = 5.0) -> dict:
-    """The full evaluation report as a dict (``stemloom eval codec --json`` prints it)."""
+             levels: tuple[int, ...] = (4, 8), count: int = 32, seconds: float = 5.0,
+             real: Path | None = None) -> dict:
+    """The full evaluation report as a dict (``stemloom eval codec --json`` prints it);
+    ``real`` is a folder of recorded music to score beside the corpus."""
     torch.set_num_threads(2)
     codec = io.load_codec(weights)
     report: dict = {"weights": str(weights or io.DEFAULT_DIR), "levels": list(levels),
@@ -140,13 +159,14 @@ def evaluate(weights: Path | None = None, corpus: Path = Path("/tmp/corpus"),
                                             **score_set(codec, clips, levels)}
     else:
         report["sets"]["heldout_corpus"] = {"skipped": f"no corpus at {corpus}"}
-    real = real_clips(codec.cfg.sample_rate)
+    clips = real_clips(codec.cfg.sample_rate, real, seconds)
+    note = (f"the middle {seconds:g} s of each recording under {real}" if real else
+            "no folder of real music given (--real DIR); these are the only real "
+            "(non-synthesised) recordings found on this machine")
     report["sets"]["real_recordings"] = (
-        {"clips": len(real), "files": [name for name, _ in real],
-         "note": "no real recorded music exists on this machine; these are the only real "
-                 "(non-synthesised) recordings found",
-         **score_set(codec, real, levels, mid_side=False)}
-        if real else {"skipped": "no real recordings found on this machine"})
+        {"clips": len(clips), "files": [name for name, _ in clips], "note": note,
+         **score_set(codec, clips, levels, mid_side=False)}
+        if clips else {"skipped": f"no real recordings found ({note})"})
     for name, result in report["sets"].items():
         n_q = max(levels)
         bitrate = round(2 * codec.cfg.bitrate_at(n_q))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -25,6 +26,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     codec.add_argument("--clips", type=int, default=32, help="held-out clips (default: "
                        "%(default)s)")
     codec.add_argument("--seconds", type=float, default=5.0, help="seconds per clip")
+    codec.add_argument("--real", metavar="DIR", help="a folder of real recorded music to "
+                       "score too (WAV, FLAC, OGG, MP3, AIFF; never used for training)")
     codec.add_argument("--json", action="store_true", help="print JSON only")
     codec.set_defaults(func=_codec)
     mulan = sub.add_parser(
@@ -64,8 +67,12 @@ def _codec(args: argparse.Namespace) -> int:
 
     from engine.codec.evaluate import evaluate
 
+    real = Path(args.real).expanduser() if args.real else None
+    if real is not None and not real.is_dir():
+        print(f"stemloom eval codec: --real {args.real} is not a folder", file=sys.stderr)
+        return 2
     report = evaluate(args.weights and Path(args.weights), Path(args.corpus),
-                      count=args.clips, seconds=args.seconds)
+                      count=args.clips, seconds=args.seconds, real=real)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

@@ -117,3 +117,25 @@ def test_empty_audio_is_refused(tmp_path: Path) -> None:
     sf.write(empty, np.zeros((0, 2), np.float32), 32000)
     with pytest.raises(io.CodecFileError, match="no audio"):
         io.read_audio(empty, 32000)
+
+
+def test_eval_codec_scores_a_folder_of_real_music_beside_opus(tiny_weights: Path,
+                                                              tmp_path: Path) -> None:
+    import json
+
+    music = tmp_path / "my music"
+    (music / "album").mkdir(parents=True)
+    mix = song(np.random.default_rng(3), 3.0)["mix"]
+    sf.write(music / "album" / "track.flac", mix.T, 44100)  # another rate: resampled
+    (music / "cover.jpg").write_bytes(b"not audio, skipped")
+    result = stemloom("eval", "codec", "--weights", str(tiny_weights), "--corpus",
+                      str(tmp_path / "no-corpus"), "--real", str(music), "--seconds", "2",
+                      "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    real = json.loads(result.stdout)["sets"]["real_recordings"]
+    assert real["clips"] == 1 and real["files"][0].endswith("track.flac")
+    scored = {name: row for name, row in real.items() if name.startswith(("codec_", "opus_"))}
+    assert {name.split("_")[0] for name in scored} == {"codec", "opus"}
+    assert all(row["log_mel_distance"] > 0 and row["bitrate_bps"] > 0 for row in scored.values())
+    missing = stemloom("eval", "codec", "--real", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "is not a folder" in missing.stderr
