@@ -67,8 +67,9 @@ def build_examples(corpus: Path, split: str, folder: Path, codec: Codec,
                    mulan: MulanConditioner, window_seconds: float = 12.0,
                    limit: int | None = None) -> list[dict]:
     """Encode the examples of ``split`` (the first ``limit`` in the corpus's seeded order, or
-    all) into ``folder``/examples (examples already there are kept, so an interrupted build
-    resumes); write and return items.json."""
+    all) into ``folder``/examples (what an example's file already holds is kept and only its
+    missing stems are encoded, so an interrupted or older build resumes); write and return
+    items.json."""
     from engine.corpus.shards import iter_examples
 
     features = semantic.FrameFeatures()
@@ -85,18 +86,20 @@ def build_examples(corpus: Path, split: str, folder: Path, codec: Codec,
             continue
         stems = [name for name in STEM_KINDS if f"{name}.flac" in example]
         path = folder / "examples" / f"{key}.npz"
-        if not path.is_file():
-            arrays = {}
+        arrays = dict(np.load(path)) if path.is_file() else {}
+        missing = [name for name in ["mix", *stems] if f"codes_{name}" not in arrays]
+        if missing:  # a new example, or one cached before a stem kind was known
             mix = _read(example["mix.flac"], start, seconds)
-            for name in ["mix", *stems]:
+            for name in missing:
                 audio = mix if name == "mix" else _read(example[f"{name}.flac"], start, seconds)
                 audio = _exact(audio, frames * 640)
                 with torch.inference_mode():
                     codes = codec.encode(torch.from_numpy(audio[None]))[0]
                 arrays[f"codes_{name}"] = codes[..., :frames].numpy().astype(np.int16)
-            mono = _exact(mix, frames * 640).mean(0)
-            arrays["features"] = features(mono)[: frames // 2].astype(np.float16)
-            arrays["mulan_audio"] = mulan.tokens(mulan.embed_audio(mono, SAMPLE_RATE))
+            if "features" not in arrays:
+                mono = _exact(mix, frames * 640).mean(0)
+                arrays["features"] = features(mono)[: frames // 2].astype(np.float16)
+                arrays["mulan_audio"] = mulan.tokens(mulan.embed_audio(mono, SAMPLE_RATE))
             buffer = io.BytesIO()
             np.savez(buffer, **arrays)
             atomic_write_bytes(path, buffer.getvalue())
@@ -143,17 +146,6 @@ def write_semantic(folder: Path, tokenizer: semantic.SemanticTokenizer) -> None:
     atomic_write(folder / "semantic.npz", lambda handle: np.savez(handle, **tokens))
 
 
-def save_tokenizer(path: Path, tokenizer: semantic.SemanticTokenizer) -> None:
-    """Write the tokenizer's arrays to ``path`` (.npz)."""
-    atomic_write(path, lambda handle: np.savez(handle, **tokenizer.state()))
-
-
-def load_tokenizer(path: Path) -> semantic.SemanticTokenizer:
-    """Read a tokenizer written by ``save_tokenizer``."""
-    with np.load(path) as data:
-        return semantic.SemanticTokenizer(data["mean"], data["std"], data["centroids"])
-
-
 def build(corpus: Path, out: Path, splits: tuple[str, ...], k: int, seed: int,
           window_seconds: float, limit: int | None = None) -> None:
     """Build every split's cache, fit the semantic tokenizer on the first split, and assign
@@ -167,10 +159,10 @@ def build(corpus: Path, out: Path, splits: tuple[str, ...], k: int, seed: int,
         build_examples(corpus, split, out / split, codec, mulan, window_seconds, limit)
     tokenizer_path = out / "tokenizer.npz"
     if tokenizer_path.is_file():
-        tokenizer = load_tokenizer(tokenizer_path)
+        tokenizer = semantic.SemanticTokenizer.load(tokenizer_path)
     else:
         tokenizer = fit_tokenizer(out / splits[0], k, seed)
-        save_tokenizer(tokenizer_path, tokenizer)
+        tokenizer.save(tokenizer_path)
     for split in splits:
         write_semantic(out / split, tokenizer)
 

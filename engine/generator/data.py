@@ -17,6 +17,7 @@ from engine.generator.conditions import (
     stem_index,
     timing_features,
 )
+from engine.generator.semantic import SemanticTokenizer
 from engine.melody.tokens import NO_MELODY, MelodyNote, melody_tokens
 
 SEMANTIC_RATE = 25
@@ -31,10 +32,12 @@ class DataConfig:
     split: str = "train"
     crop_seconds: float = 6.0
     mix_prob: float = 0.3  # share of acoustic rows that learn the mix rather than one stem
+    lead_prob: float = 0.0  # share of acoustic rows of examples with a lead that learn it
     audio_mulan_prob: float = 0.5  # condition on the audio's MuLan tokens, else a caption's
     cond_dropout: float = 0.15  # MuLan + melody dropped together: classifier-free guidance
     key_dropout: float = 0.5  # key not given: the model learns to choose one
     melody_dropout: float = 0.5  # melody not given: text-only generation keeps working
+    transpose: bool = False  # semantic stage: each row moved to a random key (12x the keys)
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Example:
     item: dict
     codes: dict[str, np.ndarray]  # stem -> (2, n_q, frames) int16
     semantic: np.ndarray  # (frames // 2,) int16
+    features: np.ndarray  # (frames // 2, FEATURE_DIM) float16 raw semantic features of the mix
     mulan_audio: np.ndarray  # (12,)
 
 
@@ -56,17 +60,24 @@ def load_examples(folder: Path) -> list[Example]:
         with np.load(folder / "examples" / f"{item['key']}.npz") as data:
             codes = {k.removeprefix("codes_"): data[k] for k in data.files
                      if k.startswith("codes_")}
-            examples.append(Example(item, codes, semantic[item["key"]], data["mulan_audio"]))
+            examples.append(Example(item, codes, semantic[item["key"]], data["features"],
+                                    data["mulan_audio"]))
     return examples
 
 
 class BatchMaker:
     """Turns cached examples into the tensors one stage trains on."""
 
-    def __init__(self, examples: list[Example], config: DataConfig, stage: str) -> None:
+    def __init__(self, examples: list[Example], config: DataConfig, stage: str,
+                 tokenizer: SemanticTokenizer | None = None) -> None:
+        """``tokenizer`` re-tokenizes transposed rows; needed when ``config.transpose``."""
         if not examples:
             raise ValueError("the generator cache holds no examples")
+        if config.transpose and (stage != "semantic" or tokenizer is None):
+            raise ValueError("transposition needs the semantic stage and its tokenizer "
+                             "(codec codes cannot be transposed)")
         self.examples, self.config, self.stage = examples, config, stage
+        self.tokenizer = tokenizer
 
     def rows(self, rng: np.random.Generator, batch_size: int) -> dict[str, torch.Tensor]:
         """One batch: prefix ids, timing, melody and the stage's tokens."""
@@ -80,18 +91,18 @@ class BatchMaker:
             start = int(rng.integers(max(1, frames - crop + 1)))
             start -= start % (rate // SEMANTIC_RATE)  # whole 25 Hz frames
             length = min(crop, frames - start)
-            row, use_melody = self._conditions(example, stem, rng)
+            shift = int(rng.integers(12)) if self.config.transpose else 0
+            row, use_melody = self._conditions(example, stem, shift, rng)
             conditions.append(row)
             item = example.item
             offset = start / rate
             timing.append(_pad(timing_features(length, rate, item["bpm"], item["meter"],
                                                item["start"] + offset, item["total"]),
                                crop, axis=0))
-            melody.append(_pad(self._melody(example, use_melody, offset, length, rate),
+            melody.append(_pad(self._melody(example, use_melody, offset, length, rate, shift),
                                crop, NO_MELODY))
             if self.stage == "semantic":
-                tokens.append(_pad(example.semantic[start : start + length].astype(np.int64),
-                                   crop, -1))
+                tokens.append(_pad(self._semantic(example, start, length, shift), crop, -1))
             else:
                 codes = example.codes[stem][:, :, start : start + length].astype(np.int64)
                 tokens.append(_pad(codes, crop, -1))
@@ -108,11 +119,22 @@ class BatchMaker:
     def _stem(self, example: Example, rng: np.random.Generator) -> str:
         if self.stage == "semantic" or rng.random() < self.config.mix_prob:
             return "mix"
+        # The lead is where a given melody must be heard: it can get more than its share.
+        if "lead" in example.item["stems"] and rng.random() < self.config.lead_prob:
+            return "lead"
         return str(rng.choice(example.item["stems"]))
 
-    def _conditions(self, example: Example, stem: str, rng: np.random.Generator
+    def _semantic(self, example: Example, start: int, length: int, shift: int) -> np.ndarray:
+        """The row's semantic tokens, moved up ``shift`` semitones when not 0."""
+        if shift == 0:
+            return example.semantic[start : start + length].astype(np.int64)
+        features = example.features[start : start + length].astype(np.float32)
+        return self.tokenizer.transposed(features, shift)
+
+    def _conditions(self, example: Example, stem: str, shift: int, rng: np.random.Generator
                     ) -> tuple[Conditions, bool]:
-        """The row's prefix conditions, and whether it also gets the melody."""
+        """The row's prefix conditions (key moved up ``shift`` semitones), and whether it also
+        gets the melody."""
         item = example.item
         if rng.random() < self.config.audio_mulan_prob:
             mulan = np.asarray(example.mulan_audio, dtype=np.int64)
@@ -123,16 +145,19 @@ class BatchMaker:
         if dropped:
             mulan = np.full_like(mulan, NULL_MULAN)
         key = NULL_KEY if rng.random() < self.config.key_dropout else item["key_index"]
+        if key != NULL_KEY:
+            key = (key // 2 + shift) % 12 * 2 + key % 2
         use_melody = (not dropped and item["melody"]
                       and rng.random() >= self.config.melody_dropout)
         row = Conditions(mulan, float(item["bpm"]), item["meter"], key, stem_index(stem))
         return row, bool(use_melody)
 
     def _melody(self, example: Example, use_melody: bool, offset: float, length: int,
-                rate: int) -> np.ndarray:
+                rate: int, shift: int) -> np.ndarray:
         if not use_melody:
             return np.full(length, NO_MELODY, dtype=np.int64)
-        notes = [MelodyNote(a - offset, b - offset, p) for a, b, p in example.item["melody"]]
+        notes = [MelodyNote(a - offset, b - offset, p + shift)
+                 for a, b, p in example.item["melody"]]
         per_25 = melody_tokens(notes, -(-length * SEMANTIC_RATE // rate), SEMANTIC_RATE)
         return np.repeat(per_25, rate // SEMANTIC_RATE)[:length]
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.generator.cache import load_tokenizer
 from engine.generator.model import STAGES, StageConfig, StageModel
 from engine.generator.semantic import SemanticTokenizer
 from engine.training.export import export_weights, load_weights
@@ -56,4 +55,4 @@ def load_stages(directory: Path = DEFAULT_DIR) -> tuple[dict[str, StageModel],
     tokenizer."""
     stages = {s: load_stage(stage_path(directory, s)) for s in STAGES
               if stage_path(directory, s).is_file()}
-    return stages, load_tokenizer(Path(directory) / TOKENIZER)
+    return stages, SemanticTokenizer.load(Path(directory) / TOKENIZER)

@@ -2,7 +2,9 @@
 fitted to the grid) and the generated lead stem and mix — the figure MusicGen reports (0.44
 for its melody model) — on held-out corpus melodies given as synthetic hums and as MIDI.
 
-The same prompts generated without the melody give the chance level of the measure.
+The same prompts generated without the melody give the chance level of the measure; the
+corpus's own rendered lead stem against its melody gives its ceiling (what a lead that plays
+exactly the tune scores, harmonics, attacks and all).
 """
 
 from __future__ import annotations
@@ -56,9 +58,10 @@ def held_out_melodies(corpus: Path, limit: int) -> list[dict]:
     for split in ("test", "validation"):
         for example in iter_examples(corpus, split, shuffle_buffer=1, decode=False):
             meta = json.loads(example["json"])
-            if meta.get("melody") and "hum.flac" in example and meta["bars"] <= 8:
+            if (meta.get("melody") and "hum.flac" in example and "lead.flac" in example
+                    and meta["bars"] <= 8):
                 chosen.append({"meta": meta, "hum": example["hum.flac"],
-                               "mid": example["mid"]})
+                               "mid": example["mid"], "lead": example["lead.flac"]})
             if len(chosen) >= limit:
                 return chosen
     return chosen
@@ -66,12 +69,14 @@ def held_out_melodies(corpus: Path, limit: int) -> list[dict]:
 
 def evaluate_conditioning(generator: object, corpus: Path, limit: int = 8, seed: int = 1
                           ) -> dict:
-    """Chroma cosine of lead and mix to the melody, from hums, from MIDI, and without it."""
+    """Chroma cosine of lead and mix to the melody, from hums, from MIDI, without it, and of
+    the corpus's own lead stem."""
     results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         for index, example in enumerate(held_out_melodies(corpus, limit)):
             meta = example["meta"]
+            _add(results, "corpus_lead", _corpus_lead_cosine(meta, example["lead"]))
             hum = folder / f"{index}.flac"
             hum.write_bytes(example["hum"])
             lead_midi = folder / f"{index}.mid"
@@ -92,6 +97,18 @@ def evaluate_conditioning(generator: object, corpus: Path, limit: int = 8, seed:
                     _add(results, "no_melody_mix", chroma_cosine(notes, sum(stems.values())))
     return {name: round(float(np.nanmean(values)), 3) for name, values in results.items()
             } | {"examples": len(results.get("hum_lead", []))}
+
+
+def _corpus_lead_cosine(meta: dict, lead_flac: bytes) -> float:
+    """Chroma cosine of the corpus's rendered lead stem to the melody it plays."""
+    import soundfile as sf
+    import soxr
+
+    audio, rate = sf.read(io.BytesIO(lead_flac), dtype="float32", always_2d=True)
+    if rate != SAMPLE_RATE:
+        audio = soxr.resample(audio, rate, SAMPLE_RATE)
+    notes = [MelodyNote(start, end, pitch) for start, end, pitch, *_ in meta["melody"]]
+    return chroma_cosine(notes, audio.T)
 
 
 def _add(results: dict[str, list[float]], name: str, value: float) -> None:

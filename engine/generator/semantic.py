@@ -11,9 +11,12 @@ shipped with the generator.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
+from bridge.atomic import atomic_write
 from engine.codec.spectral import hann, stft
 from engine.mulan.tokens import kmeans, nearest
 
@@ -117,6 +120,21 @@ class SemanticTokenizer:
         """(frames,) int64 tokens of mono 32 kHz audio."""
         return self.tokens_of_features(self._features(mono))
 
-    def state(self) -> dict[str, np.ndarray]:
-        """Arrays to save beside the generator weights."""
-        return {"mean": self.mean, "std": self.std, "centroids": self.centroids}
+    def transposed(self, features: np.ndarray, semitones: int) -> np.ndarray:
+        """(frames,) int64 tokens of raw features with the chroma moved up ``semitones``: the
+        same music in another key, as far as the plan can tell (training augmentation)."""
+        shifted = features.copy()
+        shifted[:, :12] = np.roll(features[:, :12], semitones, axis=1)
+        return self.tokens_of_features(shifted)
+
+    def save(self, path: Path) -> None:
+        """Write the standardisation and centroids to ``path`` (.npz), shipped beside the
+        generator weights."""
+        state = {"mean": self.mean, "std": self.std, "centroids": self.centroids}
+        atomic_write(path, lambda handle: np.savez(handle, **state))
+
+    @classmethod
+    def load(cls, path: Path) -> SemanticTokenizer:
+        """Read a tokenizer written by ``save``."""
+        with np.load(path) as data:
+            return cls(data["mean"], data["std"], data["centroids"])

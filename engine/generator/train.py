@@ -14,6 +14,7 @@ from torch import nn
 from engine.generator.conditions import PREFIX_LENGTH
 from engine.generator.data import BatchMaker, DataConfig, load_examples
 from engine.generator.model import StageConfig, StageModel
+from engine.generator.semantic import SemanticTokenizer
 from engine.training.config import TrainConfig
 from engine.training.distributed import Dist
 from engine.training.export import load_weights
@@ -50,7 +51,9 @@ class StageTask:
                              f"{config.data.crop_seconds} s crop (needs {needed})")
         self.config, self.env = config, env
         examples = load_examples(Path(config.data.cache) / config.data.split)
-        self.maker = BatchMaker(examples, config.data, self.stage)
+        tokenizer = (SemanticTokenizer.load(Path(config.data.cache) / "tokenizer.npz")
+                     if config.data.transpose else None)
+        self.maker = BatchMaker(examples, config.data, self.stage, tokenizer)
 
     def build_model(self) -> StageModel:
         """A fresh stage."""

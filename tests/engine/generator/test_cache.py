@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from engine.corpus.shards import iter_examples
 
@@ -25,3 +27,47 @@ def test_every_rendered_stem_is_cached_with_the_mix(small_corpus: Path,
                 assert data[f"codes_{stem}"].shape == (2, 8, item["frames"])
         assert len(semantic[item["key"]]) == item["frames"] // 2
         assert len(item["caption_tokens"]) == len(item["captions"])
+
+
+def test_a_rebuild_encodes_only_the_stems_an_example_lacks(small_corpus: Path,
+                                                           generator_cache: Path,
+                                                           tmp_path: Path) -> None:
+    from engine.generator import cache
+
+    copy = tmp_path / "cache"
+    shutil.copytree(generator_cache, copy)
+    item = next(i for i in json.loads((copy / "train" / "items.json").read_text())
+                if i["stems"])
+    path = copy / "train" / "examples" / f"{item['key']}.npz"
+    with np.load(path) as data:
+        full = dict(data)
+    stem = item["stems"][0]
+    np.savez(path, **{k: v for k, v in full.items() if k != f"codes_{stem}"})
+    cache.build(small_corpus, copy, ("train",), k=16, seed=0, window_seconds=6.0)
+    with np.load(path) as data:
+        assert set(data.files) == set(full)
+        assert np.array_equal(data[f"codes_{stem}"], full[f"codes_{stem}"])
+        assert np.array_equal(data["features"], full["features"])
+
+
+def test_transposed_rows_move_key_and_melody_together(generator_cache: Path) -> None:
+    from engine.generator.data import BatchMaker, DataConfig, load_examples
+    from engine.generator.semantic import SemanticTokenizer
+
+    examples = [e for e in load_examples(generator_cache / "train") if e.item["melody"]]
+    config = DataConfig(cache=str(generator_cache), crop_seconds=2.0, cond_dropout=0.0,
+                        key_dropout=0.0, melody_dropout=0.0, transpose=True)
+    tokenizer = SemanticTokenizer.load(generator_cache / "tokenizer.npz")
+    shifts = set()
+    for example in examples:
+        maker = BatchMaker([example], config, "semantic", tokenizer)
+        batch = maker.rows(np.random.default_rng(len(shifts)), 4)
+        pitch_classes = {p % 12 for _, _, p in example.item["melody"]}
+        for key, melody in zip(batch["key"].tolist(), batch["melody"], strict=True):
+            shift = (key // 2 - example.item["key_index"] // 2) % 12
+            shifts.add(shift)
+            sounding = {int(t) - 1 for t in melody if 0 < int(t) < 13}
+            assert sounding <= {(p + shift) % 12 for p in pitch_classes}
+    assert len(shifts) > 1
+    with pytest.raises(ValueError, match="transposition"):
+        BatchMaker(examples, config, "coarse", tokenizer)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -86,6 +88,20 @@ def test_semantic_tokenizer_separates_different_sounds() -> None:
     assert len(set(ta)) == 1 and len(set(tb)) == 1 and ta[0] != tb[0]
 
 
+def test_transposed_features_take_the_token_of_the_transposed_sound(tmp_path: Path) -> None:
+    features = FrameFeatures()
+    tones = [features(_tone(60 + step, 1.0))[5:-5] for step in range(12)]  # C4 .. B4
+    # One centroid per pitch class: k-means over the twelve tones' mean frames.
+    tokenizer = SemanticTokenizer.fit(np.stack([t.mean(0) for t in tones]), k=12, seed=0)
+    tokenizer.save(tmp_path / "tokenizer.npz")
+    tokenizer = SemanticTokenizer.load(tmp_path / "tokenizer.npz")
+    token_of = [int(np.median(tokenizer.tokens_of_features(tone))) for tone in tones]
+    assert len(set(token_of)) == 12
+    for step in (0, 2, 7):
+        moved = tokenizer.transposed(tones[0], step)
+        assert int(np.median(moved)) == token_of[step]
+
+
 def _chord_audio(pitches: list[int], seconds: float = 1.0) -> np.ndarray:
     return sum(_tone(p, seconds) for p in pitches)
 
@@ -107,3 +123,16 @@ def test_top_p_keeps_only_the_nucleus() -> None:
     assert drawn == {0, 1}
     greedy = sample_next(logits, generator, temperature=0)
     assert int(greedy) == 0
+
+
+def test_chroma_cosine_is_high_for_the_played_tune_and_low_for_another() -> None:
+    from engine.generator.melody_eval import SAMPLE_RATE, chroma_cosine
+
+    pitches = (60, 62, 64, 65, 67, 65, 64, 62)
+    t = np.arange(SAMPLE_RATE // 2) / SAMPLE_RATE
+    audio = np.concatenate([np.sin(2 * np.pi * 440 * 2 ** ((p - 69) / 12) * t) for p in pitches])
+    stereo = np.stack([audio, audio]).astype(np.float32)
+    played = [MelodyNote(0.5 * i, 0.5 * i + 0.5, p) for i, p in enumerate(pitches)]
+    elsewhere = [MelodyNote(n.start, n.end, n.pitch + 6) for n in played]
+    assert chroma_cosine(played, stereo) > 0.8
+    assert chroma_cosine(elsewhere, stereo) < 0.2
