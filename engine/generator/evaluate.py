@@ -147,10 +147,13 @@ def evaluate(generator: Generator, prompts: tuple[EvalPrompt, ...] = PROMPTS, se
             audio_embedding = mulan.embed_audio(mix, SAMPLE_RATE)
             scores = text_embeddings @ audio_embedding
             checks = stem_checks(stems)
+            planned = _plan_key(generator, Path(scratch) / "current.npz")
             rows.append({
                 "prompt": item.prompt, "bpm": item.bpm, "key": item.key,
                 "tempo_estimate": round(tempo, 1), "tempo": tempo_verdict(tempo, item.bpm),
                 "key_estimate": key, "key_result": key_verdict(key, item.key),
+                "plan_key_estimate": planned,
+                "plan_key_result": key_verdict(planned, item.key) if planned else None,
                 "stems_ok": checks, "all_stems_ok": all(checks.values()) and
                 set(stems) == set(item.stems),
                 "mulan_own": round(float(scores[index]), 4),
@@ -159,6 +162,16 @@ def evaluate(generator: Generator, prompts: tuple[EvalPrompt, ...] = PROMPTS, se
                 "seconds": round(mix.shape[1] / SAMPLE_RATE, 2), "wall_s": round(wall, 2),
             })
     return {"summary": summarize(rows), "prompts": rows}
+
+
+def _plan_key(generator: Generator, plan: Path) -> str:
+    """The key of the semantic plan the generator followed ("" when it keeps none): whether
+    a wrong key was planned (semantic stage) or lost in rendering (acoustic stages)."""
+    tokenizer = getattr(generator, "tokenizer", None)
+    if tokenizer is None or not plan.is_file():
+        return ""
+    with np.load(plan) as data:
+        return estimate_key(tokenizer.chroma(data["semantic"][0]))
 
 
 def estimate_tempo_and_key(mix: np.ndarray) -> tuple[float, str]:
@@ -170,9 +183,12 @@ def estimate_tempo_and_key(mix: np.ndarray) -> tuple[float, str]:
     return tempo, estimate_key(librosa.feature.chroma_cqt(y=mono, sr=SAMPLE_RATE).sum(axis=1))
 
 
-def reference_ceiling(corpus: Path, count: int = 40) -> dict:
+def reference_ceiling(corpus: Path, count: int = 40, tokenizer: object = None) -> dict:
     """The same tempo and key measurements on held-out corpus mixes (real FluidSynth renders
-    with known tempo and key): how far the estimators themselves can be trusted."""
+    with known tempo and key; test split first, then validation): how far the estimators
+    themselves can be trusted; with the generator's semantic ``tokenizer``, also the key of
+    each mix's own semantic tokens."""
+    import itertools
     import json as json_lib
 
     import soxr
@@ -180,24 +196,31 @@ def reference_ceiling(corpus: Path, count: int = 40) -> dict:
     from engine.corpus.shards import iter_examples
     from engine.generator.conditions import key_index, key_name
 
-    tempo, key = [], []
-    for example in iter_examples(corpus, "test", shuffle_buffer=1):
+    tempo, key, plan_key = [], [], []
+    held_out = itertools.chain(iter_examples(corpus, "test", shuffle_buffer=1),
+                               iter_examples(corpus, "validation", shuffle_buffer=1))
+    for example in itertools.islice(held_out, count):
         meta = example["json"] if isinstance(example["json"], dict) else json_lib.loads(
             example["json"])
         seconds = min(meta["seconds"], clip_seconds(meta["bpm"], 8, meta["meter"]))
-        mix = example["mix.flac"][:, : int(seconds * meta["sample_rate"])]
-        mix = soxr.resample(mix.T, meta["sample_rate"], SAMPLE_RATE).T
+        native = example["mix.flac"][:, : int(seconds * meta["sample_rate"])]
+        mix = soxr.resample(native.T, meta["sample_rate"], SAMPLE_RATE).T
         estimated_tempo, estimated_key = estimate_tempo_and_key(mix)
+        target = key_name(key_index(meta["key_name"]))
         tempo.append(tempo_verdict(estimated_tempo, meta["bpm"]))
-        key.append(key_verdict(estimated_key, key_name(key_index(meta["key_name"]))))
-        if len(tempo) >= count:
-            break
-    return {"clips": len(tempo),
-            "tempo_accuracy": round(tempo.count("right") / len(tempo), 3),
-            "tempo_double_or_half": round((tempo.count("double") + tempo.count("half"))
-                                          / len(tempo), 3),
-            "key_accuracy": round(key.count("right") / len(key), 3),
-            "key_relative": round(key.count("relative") / len(key), 3)}
+        key.append(key_verdict(estimated_key, target))
+        if tokenizer is not None:
+            mono = soxr.resample(native.mean(0), meta["sample_rate"], 32000)
+            planned = estimate_key(tokenizer.chroma(tokenizer.tokens(mono)))
+            plan_key.append(key_verdict(planned, target))
+
+    def share(verdicts: list[str], *wanted: str) -> float | None:
+        return round(sum(v in wanted for v in verdicts) / len(verdicts), 3) if verdicts else None
+
+    return {"clips": len(tempo), "tempo_accuracy": share(tempo, "right"),
+            "tempo_double_or_half": share(tempo, "double", "half"),
+            "key_accuracy": share(key, "right"), "key_relative": share(key, "relative"),
+            "plan_key_accuracy": share(plan_key, "right")}
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -216,6 +239,7 @@ def summarize(rows: list[dict]) -> dict:
         "tempo_double": share("tempo", "double"), "tempo_half": share("tempo", "half"),
         "key_accuracy": share("key_result", "right"),
         "key_relative": share("key_result", "relative"),
+        "plan_key_accuracy": share("plan_key_result", "right"),
         "all_stems_ok": share("all_stems_ok", True),
         "mulan_own_mean": round(float(own.mean()), 4),
         "mulan_shuffled_mean": round(float(shuffled.mean()), 4),
@@ -238,9 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from engine.generator.pipeline import load_default
 
-    result = evaluate(load_default(args.model), PROMPTS[: args.limit], args.seed)
+    generator = load_default(args.model)
+    result = evaluate(generator, PROMPTS[: args.limit], args.seed)
     if (args.corpus / "manifest.json").is_file():
-        result["estimators_on_corpus_mixes"] = reference_ceiling(args.corpus)
+        result["estimators_on_corpus_mixes"] = reference_ceiling(args.corpus,
+                                                                 tokenizer=generator.tokenizer)
     if args.json:
         print(json.dumps(result, indent=1))
     else:
