@@ -4,12 +4,13 @@ Every prompt of ``prompts.PROMPTS`` is generated (fixed seeds) and cut to its ba
 engine's server does; then, on the result:
 
 * tempo — librosa's beat tracker on the mix: right within +-2 BPM; double/half-time apart;
-* key — Krumhansl-Kessler on librosa's CQT chroma of the mix (relative-key mix-ups apart);
+* key — Krumhansl-Kessler on librosa's CQT chroma of the mix (relative-key mix-ups apart),
+  and the same on the chroma of the semantic plan (is the key lost planning or rendering?);
 * stems — every requested stem present, not silent (RMS above -50 dBFS), and distinct from
   the others (log-mel cosine below 0.95);
 * MuLan — the audio's score against its own prompt vs. the other prompts (shuffled baseline);
-* loop seam — for loop prompts, the spectral change across the wrap (end -> start) divided by
-  the median change between neighbouring frames inside the clip (1: a seamless loop).
+* loop seam — for loop prompts, how far the spectral change across the wrap (end -> start)
+  is from the change across the clip's inner bar lines (1: it wraps like its bars follow).
 """
 
 from __future__ import annotations
@@ -118,12 +119,34 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-9))
 
 
-def seam_ratio(mix: np.ndarray) -> float:
-    """Spectral change across the loop's wrap over the median change inside the clip."""
-    mel = _log_mel(mix.mean(0))
-    inside = np.abs(np.diff(mel, axis=1)).mean(0)
-    wrap = np.abs(mel[:, 0] - mel[:, -1]).mean()
-    return float(wrap / (np.median(inside) + 1e-9))
+SEAM_HALF_WINDOW = 4096  # samples each side of a bar line whose spectral change is measured
+
+
+def _bar_line_change(audio: np.ndarray, position: int) -> float:
+    """The largest frame-to-frame log-mel change in the frames straddling ``position`` of
+    mono ``audio`` (uncentred frames: no edge padding)."""
+    import librosa
+
+    excerpt = audio[position - SEAM_HALF_WINDOW : position + SEAM_HALF_WINDOW]
+    mel = np.log(librosa.feature.melspectrogram(y=excerpt, sr=SAMPLE_RATE, n_fft=1024,
+                                                hop_length=256, n_mels=64, center=False)
+                 + 1e-6)
+    change = np.abs(np.diff(mel, axis=1)).mean(0)
+    middle = len(change) // 2
+    return float(change[middle - 2 : middle + 2].max())
+
+
+def seam_ratio(mix: np.ndarray, bars: int) -> float:
+    """How far the spectral change across the loop's wrap (end into start) is from the median
+    change across the clip's inner bar lines, as a factor >= 1: about 1 for a loop that wraps
+    the way its bars follow each other (a downbeat's hit counts the same at both); larger
+    for a seam, whether a jump the bars never make or a downbeat that goes missing."""
+    mono = mix.mean(0)
+    wrapped = np.concatenate([mono[-SEAM_HALF_WINDOW:], mono[:SEAM_HALF_WINDOW]])
+    wrap = _bar_line_change(wrapped, SEAM_HALF_WINDOW)
+    bar = len(mono) / bars
+    inner = [_bar_line_change(mono, round(k * bar)) for k in range(1, bars)]
+    return float(np.exp(abs(np.log((wrap + 1e-9) / (np.median(inner) + 1e-9)))))
 
 
 def evaluate(generator: Generator, prompts: tuple[EvalPrompt, ...] = PROMPTS, seed: int = 1,
@@ -158,7 +181,7 @@ def evaluate(generator: Generator, prompts: tuple[EvalPrompt, ...] = PROMPTS, se
                 set(stems) == set(item.stems),
                 "mulan_own": round(float(scores[index]), 4),
                 "mulan_shuffled": round(float(np.delete(scores, index).mean()), 4),
-                "seam_ratio": round(seam_ratio(mix), 3) if item.loop else None,
+                "seam_ratio": round(seam_ratio(mix, item.bars), 3) if item.loop else None,
                 "seconds": round(mix.shape[1] / SAMPLE_RATE, 2), "wall_s": round(wall, 2),
             })
     return {"summary": summarize(rows), "prompts": rows}

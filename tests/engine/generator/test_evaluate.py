@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from engine.generator.evaluate import evaluate, key_verdict, reference_ceiling, tempo_verdict
+from engine.generator.evaluate import (
+    SAMPLE_RATE,
+    evaluate,
+    key_verdict,
+    reference_ceiling,
+    seam_ratio,
+    tempo_verdict,
+)
 from engine.generator.pipeline import load_default
 from engine.generator.prompts import PROMPTS
 
@@ -23,6 +31,29 @@ def test_key_verdicts() -> None:
     assert key_verdict("C major", "A minor") == "relative"
     assert key_verdict("Eb major", "C minor") == "relative"
     assert key_verdict("E minor", "A minor") == "wrong"
+
+
+def _four_bar_loop() -> np.ndarray:
+    """Four 1-s bars of a tone with a noise hit on every beat: one period of a perfect loop."""
+    rng = np.random.default_rng(0)
+    t = np.arange(4 * SAMPLE_RATE) / SAMPLE_RATE
+    mono = 0.2 * np.sin(2 * np.pi * 220 * t)
+    hit = int(0.1 * SAMPLE_RATE)
+    for beat in range(16):
+        start = beat * SAMPLE_RATE // 4
+        mono[start : start + hit] += rng.normal(0, 0.3, hit) * np.exp(-np.arange(hit) / 2000)
+    return mono
+
+
+def test_a_perfect_loop_has_no_seam_and_a_broken_one_has() -> None:
+    mono = _four_bar_loop()
+    assert seam_ratio(np.stack([mono, mono]), 4) < 1.1
+    broken = mono.copy()
+    broken[-SAMPLE_RATE // 2 :] = np.random.default_rng(1).normal(0, 0.6, SAMPLE_RATE // 2)
+    assert seam_ratio(np.stack([broken, broken]), 4) > 3
+    silent_start = mono.copy()
+    silent_start[: SAMPLE_RATE // 2] = 0
+    assert seam_ratio(np.stack([silent_start, silent_start]), 4) > 1.5
 
 
 def test_every_prompt_is_scored_with_its_plan(tiny_generator: Path) -> None:
