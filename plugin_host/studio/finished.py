@@ -35,11 +35,18 @@ def export_clips(record: JobRecord, clips_root: Path) -> dict[str, Path]:
     return write_clips(done_from_record(record), record.request.prompt, clips_root / record.id)
 
 
+def export_melody(record: JobRecord, clips_root: Path) -> Path | None:
+    """The MIDI clip of the melody ``record`` followed, beside its tagged clips under
+    ``clips_root``/job id; None when the job had no melody."""
+    return write_melody_clip(done_from_record(record), record.request.prompt,
+                             clips_root / record.id)
+
+
 def send_to_daw(record: JobRecord, clips: Mapping[str, Path], daw: str, target: str,
-                bar: float | None = None) -> dict[str, ClipRef]:
+                bar: float | None = None, melody: Path | None = None) -> dict[str, ClipRef]:
     """Place ``clips`` (stem -> tagged clip file of ``record``, effects and all) on new tracks
     through adapter ``daw`` at ``bar`` (default: the session cursor), all or nothing; the
-    melody the job followed goes on a MIDI track of its own where the adapter places MIDI.
+    ``melody`` MIDI clip goes on a MIDI track of its own where the adapter places MIDI.
 
     ``target`` is the session file or folder ("" for a running DAW); a new session takes
     the job's tempo, meter and rate.
@@ -49,8 +56,5 @@ def send_to_daw(record: JobRecord, clips: Mapping[str, Path], daw: str, target: 
     adapter = open_adapter(daw, Path(target).expanduser() if target else None,
                            bpm=request.bpm, time_signature=(numerator, denominator),
                            sample_rate=request.sample_rate)
-    melody = None
-    if adapter.places_midi:
-        beside_clips = Path(next(iter(clips.values()))).parent
-        melody = write_melody_clip(done_from_record(record), request.prompt, beside_clips)
-    return adapter.place_stems(dict(clips), bar, {MELODY_TRACK: melody} if melody else None)
+    midi = {MELODY_TRACK: melody} if melody is not None and adapter.places_midi else None
+    return adapter.place_stems(dict(clips), bar, midi)

@@ -25,12 +25,12 @@ from PySide6.QtWidgets import (
 from bridge.messages import Generate
 from plugin_host.jobs import JobRecord, new_job_id
 from plugin_host.placement import MELODY_TRACK
-from plugin_host.studio.finished import export_clips, send_to_daw
+from plugin_host.studio.finished import export_clips, export_melody, send_to_daw
 from plugin_host.studio.job_model import PROGRESS_COLUMN, JobTableModel
 from plugin_host.studio.job_runner import JobRunner
 from plugin_host.studio.preview_button import PreviewButton
 from plugin_host.studio.progress_delegate import ProgressDelegate
-from plugin_host.studio.stem_drag import StemList
+from plugin_host.studio.stem_drag import ClipDragButton, StemList
 from plugin_host.studio.threads import run_in_thread
 
 Target = Callable[[], tuple[str, str] | None]  # (adapter, session path; "" for a running DAW)
@@ -63,6 +63,7 @@ class JobPanel(QWidget):
         self.originals: dict[str, dict[str, Path]] = {}
         self.clips: dict[str, dict[str, Path]] = {}
         self.effects: dict[str, dict[str, str]] = {}  # job -> stem -> preset applied
+        self.melodies: dict[str, Path] = {}  # job -> the MIDI clip of the melody it followed
         self._exporting: set[str] = set()
         self.error_box: QMessageBox | None = None
         self.table = QTableView()
@@ -95,6 +96,9 @@ class JobPanel(QWidget):
         self.send_button.setToolTip("Place every stem of this job on new tracks at the "
                                     "session cursor, all or nothing")
         self.send_button.clicked.connect(self.send_selected)
+        self.melody_button = ClipDragButton(
+            "Melody (MIDI)", "Drag the melody this job followed, as a MIDI clip on the grid, "
+            "onto a MIDI track")
         self.cancel_button = QPushButton("Cancel job")
         self.cancel_button.setToolTip("Stop this job; the engine keeps none of its files")
         self.cancel_button.clicked.connect(self.cancel_selected)
@@ -112,7 +116,7 @@ class JobPanel(QWidget):
     def _build(self) -> None:
         actions = QVBoxLayout()
         for button in (self.play_button, self.regenerate_button, self.send_button,
-                       self.cancel_button, self.resubmit_button):
+                       self.melody_button, self.cancel_button, self.resubmit_button):
             actions.addWidget(button)
         actions.addStretch(1)
         row = QHBoxLayout()
@@ -155,6 +159,7 @@ class JobPanel(QWidget):
         record = self.selected()
         if record is None:
             self.stems.show_stems({})
+            self.melody_button.set_clip(None)
             self._update_buttons()
             return
         self.detail.setText(_describe(record))
@@ -164,6 +169,7 @@ class JobPanel(QWidget):
         if record.state == "done" and record.id not in self.clips:
             self._export(record)  # a job from an earlier session, selected for the first time
         self.stems.show_stems(self.clips.get(record.id, {}), self.effects.get(record.id))
+        self.melody_button.set_clip(self.melodies.get(record.id))
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -182,8 +188,11 @@ class JobPanel(QWidget):
             return
         self._exporting.add(record.id)
 
-        def exported(clips: dict[str, Path]) -> None:
+        def exported(result: tuple[dict[str, Path], Path | None]) -> None:
+            clips, melody = result
             self.originals[record.id] = clips
+            if melody is not None:
+                self.melodies[record.id] = melody
             self.replace_clips(record.id, clips)
 
         def failed(error: BaseException) -> None:
@@ -191,10 +200,11 @@ class JobPanel(QWidget):
             raw = {stem: Path(path) for stem, path in record.stems.items() if Path(path).is_file()}
             self.status.emit(f"Could not write tagged clips ({error}); "
                              + ("offering the engine's files" if raw else "no stem files left"))
-            exported(raw)
+            exported((raw, None))
 
-        run_in_thread(lambda: export_clips(record, self.clips_root), exported, failed,
-                      name="clip-export")
+        run_in_thread(lambda: (export_clips(record, self.clips_root),
+                               export_melody(record, self.clips_root)),
+                      exported, failed, name="clip-export")
 
     def replace_clips(self, job_id: str, clips: dict[str, Path],
                       effects: dict[str, str] | None = None) -> None:
@@ -263,8 +273,9 @@ class JobPanel(QWidget):
                        else "Nothing was placed: the session is as it was.")
             self._error("Could not send the stems to the DAW", f"{error}\n\n{outcome}")
 
-        run_in_thread(lambda: send_to_daw(record, clips, daw, dest), placed, failed,
-                      name="placement")
+        melody = self.melodies.get(record.id)
+        run_in_thread(lambda: send_to_daw(record, clips, daw, dest, melody=melody), placed,
+                      failed, name="placement")
 
     def _error(self, title: str, text: str) -> None:
         # open(), not exec(): the window keeps running while the message is shown.

@@ -1,13 +1,21 @@
-"""The finished job's stems as a list the producer drags files out of, into any application."""
+"""The finished job's stems as a list the producer drags files out of, into any application,
+and a button to drag the melody's MIDI clip from."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, Qt, QUrl
-from PySide6.QtGui import QDrag
-from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+from PySide6.QtGui import QDrag, QMouseEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QWidget,
+)
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -63,4 +71,43 @@ class StemList(QListWidget):
             return
         drag = QDrag(self)
         drag.setMimeData(self.mimeData(items))
+        drag.exec(Qt.DropAction.CopyAction)
+
+
+class ClipDragButton(QPushButton):
+    """A button that is a drag source for one file (disabled while there is none)."""
+
+    def __init__(self, text: str, tip: str, parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setToolTip(tip)
+        self.path: Path | None = None
+        self._pressed_at: QPoint | None = None
+        self.set_clip(None)
+
+    def set_clip(self, path: Path | None) -> None:
+        """Offer ``path`` for dragging, or nothing."""
+        self.path = path
+        self.setEnabled(path is not None)
+
+    def mime(self) -> QMimeData:
+        """The offered file as a file URL."""
+        return file_urls_mime([self.path] if self.path else [])
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        """Remember where a drag may start."""
+        self._pressed_at = event.position().toPoint()
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        """Past the platform's drag distance, drag the file out as a copy."""
+        moved = (self._pressed_at is not None
+                 and (event.position().toPoint() - self._pressed_at).manhattanLength()
+                 >= QApplication.startDragDistance())
+        if self.path is None or not moved:
+            super().mouseMoveEvent(event)
+            return
+        self._pressed_at = None
+        self.setDown(False)
+        drag = QDrag(self)
+        drag.setMimeData(self.mime())
         drag.exec(Qt.DropAction.CopyAction)

@@ -147,6 +147,12 @@ def test_generate_follow_place_and_drag(app: QApplication, tmp_path: Path, midi_
             assert path.is_file() and "96bpm" in path.name.replace(" ", "").lower()
             info = read_clip_info(path)
             assert info.acid is not None and info.acid.tempo == 96
+        # The melody the job followed drags out as its own MIDI clip.
+        wait_until(window.jobs.melody_button.isEnabled, 10, "the melody clip to drag")
+        (melody_url,) = window.jobs.melody_button.mime().urls()
+        melody_clip = Path(melody_url.toLocalFile())
+        assert melody_clip.name.endswith("_melody.mid") and "96bpm" in melody_clip.name
+        assert melody_clip.read_bytes().startswith(b"MThd")
         assert not window.jobs.regenerate_button.isEnabled()  # one stem at a time
         window.jobs.stems.clearSelection()
         window.jobs.stems.item(0).setSelected(True)
@@ -177,8 +183,7 @@ def test_generate_follow_place_and_drag(app: QApplication, tmp_path: Path, midi_
         manifest = json.loads((session / "session.json").read_text())
         files = {track["name"]: track["clips"][0]["file"] for track in manifest["tracks"]}
         assert sorted(files) == ["bass", "drums", "melody"] and "lofi" in files["drums"]
-        assert files["melody"].endswith("_melody.mid")
-        assert (session / files["melody"]).read_bytes().startswith(b"MThd")
+        assert (session / files["melody"]).read_bytes() == melody_clip.read_bytes()
 
         wait_until(lambda: window.banner.status.text().endswith("ready"), 10,
                    "the banner to see the model loaded")
