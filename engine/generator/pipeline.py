@@ -24,6 +24,8 @@ from engine.codec.model import Codec
 from engine.codec.streaming import StreamingDecoder
 from engine.generation import GeneratedAudio, JobContext, stem_names
 from engine.generator import conditions as cond
+from engine.generator.key_prior import STRENGTH as KEY_STRENGTH
+from engine.generator.key_prior import key_prior
 from engine.generator.model import StageModel
 from engine.generator.patterns import delayed, undelayed
 from engine.generator.sampling import SamplingOptions, sample_causal
@@ -78,6 +80,7 @@ class HierarchicalGenerator:
         self.semantic, self.coarse = stages["semantic"].eval(), stages["coarse"].eval()
         self.fine = stages["fine"].eval() if "fine" in stages else None
         self.tokenizer, self.codec, self.mulan = tokenizer, codec.eval(), mulan
+        self.key_strength = KEY_STRENGTH  # the plan's pull toward a requested key (nats)
         self._features = FrameFeatures()
         self.mulan.embed_text(["warm-up"])  # load the sentence encoder now, not on a job
 
@@ -220,8 +223,9 @@ class HierarchicalGenerator:
         def report(t: int, _: torch.Tensor) -> None:
             context.progress(0.02 + 0.18 * (t + 1) / steps, "semantic")
 
+        prior = key_prior(self.tokenizer, plan.key, self.key_strength)
         return sample_causal(self.semantic, prefix, x, options, generator, forced=forced,
-                             on_step=report)[:, 0]
+                             on_step=report, prior=prior)[:, 0]
 
     def sample_coarse(self, request: Generate, plan: Plan, semantic: torch.Tensor,
                       options: SamplingOptions, generator: torch.Generator,

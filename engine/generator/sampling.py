@@ -34,7 +34,8 @@ def sample_causal(model: StageModel, prefix: torch.Tensor, frame_inputs: torch.T
                   options: SamplingOptions, generator: torch.Generator,
                   valid: Callable[[int], torch.Tensor] | None = None,
                   forced: torch.Tensor | None = None,
-                  on_step: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
+                  on_step: Callable[[int, torch.Tensor], None] | None = None,
+                  prior: torch.Tensor | None = None) -> torch.Tensor:
     """Sample every step of a causal stage.
 
     ``prefix`` (2B, P, d) and ``frame_inputs`` (2B, steps, d) hold the conditional rows and
@@ -42,7 +43,8 @@ def sample_causal(model: StageModel, prefix: torch.Tensor, frame_inputs: torch.T
     says which streams carry a real token at step t (others are fed the pad token, as in
     training's delay pattern); ``forced`` (B, streams, n) fixes the tokens of the first n
     steps where it is not -1 (a clip being continued); ``on_step(t, tokens so far)`` is
-    called after each step.
+    called after each step; ``prior`` (vocab,) is added to every step's guided logits (a
+    log-prior steering the draw, e.g. toward a key).
     """
     steps = frame_inputs.shape[1]
     window = model.cfg.max_len - prefix.shape[1]
@@ -66,6 +68,8 @@ def sample_causal(model: StageModel, prefix: torch.Tensor, frame_inputs: torch.T
         else:
             logits, cache = model.step(prefix if cache is None else None, x, cache)
         step_logits = guided(logits[:, -1], options.guidance)  # (rows, streams, vocab)
+        if prior is not None:
+            step_logits = step_logits + prior
         drawn = sample_next(step_logits.reshape(rows * streams, -1), generator,
                             temperature=options.temperature, top_k=options.top_k,
                             top_p=options.top_p).view(rows, streams)

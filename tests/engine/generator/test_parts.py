@@ -136,3 +136,19 @@ def test_chroma_cosine_is_high_for_the_played_tune_and_low_for_another() -> None
     elsewhere = [MelodyNote(n.start, n.end, n.pitch + 6) for n in played]
     assert chroma_cosine(played, stereo) > 0.8
     assert chroma_cosine(elsewhere, stereo) < 0.2
+
+
+def test_the_key_prior_favours_tokens_that_sound_in_the_key() -> None:
+    from engine.generator.key_prior import key_fit, key_prior
+
+    features = FrameFeatures()
+    tones = [features(_tone(60 + step, 1.0))[5:-5] for step in range(12)]
+    tokenizer = SemanticTokenizer.fit(np.stack([t.mean(0) for t in tones]), k=12, seed=0)
+    token_of = [int(np.median(tokenizer.tokens_of_features(tone))) for tone in tones]
+    c_major = key_fit(tokenizer, cond.key_index("C major"))
+    in_key = [c_major[token_of[pc]] for pc in (0, 4, 7)]  # C E G
+    out_of_key = [c_major[token_of[pc]] for pc in (1, 6, 8)]  # C# F# G#
+    assert min(in_key) > max(out_of_key)
+    assert key_prior(tokenizer, cond.NULL_KEY) is None
+    prior = key_prior(tokenizer, cond.key_index("C major"), strength=2.0)
+    assert prior is not None and prior.shape == (12,) and float(prior.abs().max()) <= 2.0
