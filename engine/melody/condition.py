@@ -22,7 +22,8 @@ def request_melody(request: Generate) -> list[MelodyNote]:
     from engine.melody.load import MelodyError, load_melody
 
     try:
-        notes = load_melody(request.melody)
+        # A MIDI clip keeps its beats at the request's tempo, whatever tempo it was saved at.
+        notes = load_melody(request.melody, bpm=request.bpm)
     except MelodyError as error:
         raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"melody: {error}") from None
     beats = float(quarters_per_bar(request.time_signature))

@@ -37,15 +37,17 @@ class Part:
     notes: tuple[tuple[int, int, int], ...]
 
 
-def midi_melody(midi: mido.MidiFile) -> list[MelodyNote]:
-    """The melody of `midi` in seconds (empty when no part other than drums has notes)."""
+def midi_melody(midi: mido.MidiFile, bpm: float | None = None) -> list[MelodyNote]:
+    """The melody of `midi` in seconds (empty when no part other than drums has notes): under
+    the file's tempo map, or with `bpm` beat for beat at that tempo (a clip played in a
+    session at another tempo keeps its rhythm)."""
     parts = [part for part in read_parts(midi) if part.notes and part.channel != DRUM_CHANNEL]
     if not parts:
         return []
     spread = max(1, round(midi.ticks_per_beat * CHORD_SPREAD))
     named = [part for part in parts if MELODY_NAME.search(part.name)]
     part = max(named or parts, key=lambda p: melodic_score(p, spread))
-    seconds = tick_clock(midi)
+    seconds = tick_clock(midi, bpm)
     return [MelodyNote(seconds(a), seconds(b), p) for a, b, p in skyline(part.notes, spread)]
 
 
@@ -117,9 +119,11 @@ def polyphony(notes: tuple[tuple[int, int, int], ...], spread: int) -> float:
     return sum(overlapping) / len(notes)
 
 
-def tick_clock(midi: mido.MidiFile) -> Callable[[int], float]:
+def tick_clock(midi: mido.MidiFile, bpm: float | None = None) -> Callable[[int], float]:
     """A function from absolute ticks to seconds under the file's tempo map (the tempo
-    changes of every track, as a type-1 file may put them anywhere)."""
+    changes of every track, as a type-1 file may put them anywhere), or at a constant `bpm`."""
+    if bpm is not None:
+        return lambda tick: tick / midi.ticks_per_beat * 60.0 / bpm
     changes: dict[int, int] = {0: DEFAULT_TEMPO}
     for track in midi.tracks:
         now = 0

@@ -26,9 +26,10 @@ class MelodyError(ValueError):
     """A melody file that cannot be used: missing, unreadable, empty, silent or too long."""
 
 
-def load_melody(path: str | Path) -> list[MelodyNote]:
+def load_melody(path: str | Path, bpm: float | None = None) -> list[MelodyNote]:
     """The melody of a MIDI file or of a recorded hum (any audio soundfile reads: WAV, FLAC,
-    AIFF, OGG, MP3), as notes in seconds from the file's start."""
+    AIFF, OGG, MP3), as notes in seconds from the file's start. With `bpm` a MIDI file's
+    beats are read at that tempo rather than its own; a hum is in real seconds either way."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -38,7 +39,7 @@ def load_melody(path: str | Path) -> list[MelodyNote]:
         raise MelodyError(f"melody file {path} cannot be read: {error.strerror}") from None
     if not data:
         raise MelodyError(f"melody file {path} is empty")
-    notes = midi_notes(data, path) if data.startswith(b"MThd") else hum_notes(data, path)
+    notes = midi_notes(data, path, bpm) if data.startswith(b"MThd") else hum_notes(data, path)
     if not notes:
         raise MelodyError(f"no melody in {path}: "
                           + ("it has no notes outside the drum channel"
@@ -46,13 +47,13 @@ def load_melody(path: str | Path) -> list[MelodyNote]:
     return notes
 
 
-def midi_notes(data: bytes, path: Path) -> list[MelodyNote]:
-    """The melody of the standard MIDI file `data` (read from `path`)."""
+def midi_notes(data: bytes, path: Path, bpm: float | None = None) -> list[MelodyNote]:
+    """The melody of the standard MIDI file `data` (read from `path`), at `bpm` if given."""
     try:
         midi = mido.MidiFile(file=io.BytesIO(data))
     except (OSError, EOFError, ValueError, KeyError, IndexError) as error:
         raise MelodyError(f"{path} is not a readable MIDI file ({error})") from None
-    return midi_melody(midi)
+    return midi_melody(midi, bpm)
 
 
 def hum_notes(data: bytes, path: Path) -> list[MelodyNote]:

@@ -300,4 +300,6 @@ def _print_done(done: Done, seconds: float) -> None:
     width = max(map(len, done.stems))
     for name, path in done.stems.items():
         print(f"  {name:<{width}}  {path}")
+    if done.melody_midi:
+        print(f"  {'melody (MIDI)':<{width}}  {done.melody_midi}")
     print(f"  {'metadata':<{width}}  {done.metadata}")

@@ -68,3 +68,19 @@ def test_silence_noise_and_no_samples_say_why(tmp_path: Path) -> None:
         load_melody(tmp_path / "room.wav")
     with pytest.raises(MelodyError, match="holds no audio"):
         load_melody(tmp_path / "nothing.wav")
+
+
+def test_a_midi_clip_keeps_its_beats_at_the_requested_tempo(tmp_path: Path) -> None:
+    """A clip saved at 120 BPM, asked for at 84 BPM: same beats, longer seconds."""
+    from bridge.messages import Generate
+    from engine.melody.condition import request_melody
+
+    path = write(tmp_path / "clip.mid", midi_file(
+        [("lead", [(0, 0, 1, 60), (0, 1, 2, 62), (0, 2, 4, 64)])], bpm=120.0))
+    assert beats(load_melody(path), bpm=120.0) == [(0.0, 1.0, 60), (1.0, 2.0, 62),
+                                                    (2.0, 4.0, 64)]
+    assert beats(load_melody(path, bpm=84.0), bpm=84.0) == [(0.0, 1.0, 60), (1.0, 2.0, 62),
+                                                             (2.0, 4.0, 64)]
+    request = Generate(request_id="r", prompt="keys", bpm=84.0, bars=1, melody=str(path))
+    assert beats(request_melody(request), bpm=84.0) == [(0.0, 1.0, 60), (1.0, 2.0, 62),
+                                                        (2.0, 4.0, 64)]
