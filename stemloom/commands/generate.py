@@ -297,9 +297,8 @@ def _print_done(done: Done, seconds: float) -> None:
         f"{done.sample_rate} Hz {done.format}, seed {done.seed}, model {done.model}, "
         f"{seconds:.1f} s"
     )
-    width = max(map(len, done.stems))
-    for name, path in done.stems.items():
+    rows = {**done.stems, **({"melody (MIDI)": done.melody_midi} if done.melody_midi else {}),
+            "metadata": done.metadata}
+    width = max(map(len, rows))
+    for name, path in rows.items():
         print(f"  {name:<{width}}  {path}")
-    if done.melody_midi:
-        print(f"  {'melody (MIDI)':<{width}}  {done.melody_midi}")
-    print(f"  {'metadata':<{width}}  {done.metadata}")
