@@ -23,7 +23,7 @@ def key_fit(tokenizer: SemanticTokenizer, key: int) -> np.ndarray:
     """(vocab,) correlation in [-1, 1] of each token's chroma with key index ``key``'s profile
     (tonic * 2 + minor, as ``conditions.key_index``)."""
     profile = np.roll(np.asarray(PROFILES["minor" if key % 2 else "major"]), key // 2)
-    chroma = np.stack([tokenizer.chroma([token]) for token in range(tokenizer.vocab_size)])
+    chroma = tokenizer.token_chroma()
     centred = chroma - chroma.mean(axis=1, keepdims=True)
     target = profile - profile.mean()
     norms = np.linalg.norm(centred, axis=1) * np.linalg.norm(target)

@@ -120,10 +120,13 @@ class SemanticTokenizer:
         """(frames,) int64 tokens of mono 32 kHz audio."""
         return self.tokens_of_features(self._features(mono))
 
+    def token_chroma(self) -> np.ndarray:
+        """(vocab, 12) each centroid's raw chroma: the harmony each token stands for."""
+        return self.centroids[:, :12] / CHROMA_WEIGHT * self.std[:12] + self.mean[:12]
+
     def chroma(self, tokens: np.ndarray) -> np.ndarray:
-        """(12,) the summed raw chroma of ``tokens``' centroids: the harmony a plan asks for."""
-        scaled = self.centroids[np.asarray(tokens, dtype=np.int64), :12] / CHROMA_WEIGHT
-        return (scaled * self.std[:12] + self.mean[:12]).sum(axis=0)
+        """(12,) the summed raw chroma of ``tokens``: the harmony a plan asks for."""
+        return self.token_chroma()[np.asarray(tokens, dtype=np.int64)].sum(axis=0)
 
     def transposed(self, features: np.ndarray, semitones: int) -> np.ndarray:
         """(frames,) int64 tokens of raw features with the chroma moved up ``semitones``: the
