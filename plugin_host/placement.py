@@ -72,6 +72,12 @@ def write_melody_clip(done: Done, prompt: str, folder: Path) -> Path | None:
     return target
 
 
+def melody_track(adapter: DawAdapter, melody: Path | None) -> dict[str, Path]:
+    """The MIDI track (name -> clip) to place beside the stems: the melody's clip where there
+    is one and the adapter places MIDI, else none."""
+    return {MELODY_TRACK: melody} if melody is not None and adapter.places_midi else {}
+
+
 def open_adapter(
     daw: str,
     destination: Path | None,
@@ -114,5 +120,4 @@ def place_job(
 
         clips = apply_presets(clips, effects)
     melody = write_melody_clip(done, prompt, folder)
-    midi = {MELODY_TRACK: melody} if melody is not None and adapter.places_midi else {}
-    return Placement(adapter.place_stems(clips, bar, midi), melody)
+    return Placement(adapter.place_stems(clips, bar, melody_track(adapter, melody)), melody)

@@ -86,7 +86,10 @@ def build_examples(corpus: Path, split: str, folder: Path, codec: Codec,
             continue
         stems = [name for name in STEM_KINDS if f"{name}.flac" in example]
         path = folder / "examples" / f"{key}.npz"
-        arrays = dict(np.load(path)) if path.is_file() else {}
+        arrays = {}
+        if path.is_file():
+            with np.load(path) as data:
+                arrays = dict(data)
         missing = [name for name in ["mix", *stems] if f"codes_{name}" not in arrays]
         if missing:  # a new example, or one cached before a stem kind was known
             mix = _read(example["mix.flac"], start, seconds)

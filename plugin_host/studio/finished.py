@@ -8,7 +8,7 @@ from pathlib import Path
 from bridge.messages import Done
 from plugin_host.daw import ClipRef
 from plugin_host.jobs import JobRecord
-from plugin_host.placement import MELODY_TRACK, open_adapter, write_clips, write_melody_clip
+from plugin_host.placement import melody_track, open_adapter, write_clips, write_melody_clip
 
 
 def done_from_record(record: JobRecord) -> Done:
@@ -56,5 +56,4 @@ def send_to_daw(record: JobRecord, clips: Mapping[str, Path], daw: str, target: 
     adapter = open_adapter(daw, Path(target).expanduser() if target else None,
                            bpm=request.bpm, time_signature=(numerator, denominator),
                            sample_rate=request.sample_rate)
-    midi = {MELODY_TRACK: melody} if melody is not None and adapter.places_midi else None
-    return adapter.place_stems(dict(clips), bar, midi)
+    return adapter.place_stems(dict(clips), bar, melody_track(adapter, melody))
