@@ -69,15 +69,17 @@ class BatchMaker:
     """Turns cached examples into the tensors one stage trains on."""
 
     def __init__(self, examples: list[Example], config: DataConfig, stage: str,
-                 tokenizer: SemanticTokenizer | None = None) -> None:
-        """``tokenizer`` re-tokenizes transposed rows; needed when ``config.transpose``."""
+                 tokenizer: SemanticTokenizer | None = None, drop_plan: bool = False) -> None:
+        """``tokenizer`` re-tokenizes transposed rows; needed when ``config.transpose``.
+        ``drop_plan``: the coarse rows that lose their conditions for guidance also lose the
+        semantic plan (the stage's ``guide_plan``)."""
         if not examples:
             raise ValueError("the generator cache holds no examples")
         if config.transpose and (stage != "semantic" or tokenizer is None):
             raise ValueError("transposition needs the semantic stage and its tokenizer "
                              "(codec codes cannot be transposed)")
         self.examples, self.config, self.stage = examples, config, stage
-        self.tokenizer = tokenizer
+        self.tokenizer, self.drop_plan = tokenizer, drop_plan
 
     def rows(self, rng: np.random.Generator, batch_size: int) -> dict[str, torch.Tensor]:
         """One batch: prefix ids, timing, melody and the stage's tokens."""
@@ -92,7 +94,7 @@ class BatchMaker:
             start -= start % (rate // SEMANTIC_RATE)  # whole 25 Hz frames
             length = min(crop, frames - start)
             shift = int(rng.integers(12)) if self.config.transpose else 0
-            row, use_melody = self._conditions(example, stem, shift, rng)
+            row, use_melody, dropped = self._conditions(example, stem, shift, rng)
             conditions.append(row)
             item = example.item
             offset = start / rate
@@ -107,6 +109,8 @@ class BatchMaker:
                 codes = example.codes[stem][:, :, start : start + length].astype(np.int64)
                 tokens.append(_pad(codes, crop, -1))
                 sem = np.repeat(example.semantic, 2)[start : start + length].astype(np.int64)
+                if dropped and self.drop_plan:
+                    sem[:] = -1
                 semantic.append(_pad(sem, crop, -1))
         batch = {**prefix_ids(conditions),
                  "timing": torch.from_numpy(np.stack(timing)),
@@ -132,9 +136,9 @@ class BatchMaker:
         return self.tokenizer.transposed(features, shift)
 
     def _conditions(self, example: Example, stem: str, shift: int, rng: np.random.Generator
-                    ) -> tuple[Conditions, bool]:
-        """The row's prefix conditions (key moved up ``shift`` semitones), and whether it also
-        gets the melody."""
+                    ) -> tuple[Conditions, bool, bool]:
+        """The row's prefix conditions (key moved up ``shift`` semitones), whether it also
+        gets the melody, and whether it was dropped for guidance."""
         item = example.item
         if rng.random() < self.config.audio_mulan_prob:
             mulan = np.asarray(example.mulan_audio, dtype=np.int64)
@@ -150,7 +154,7 @@ class BatchMaker:
         use_melody = (not dropped and item["melody"]
                       and rng.random() >= self.config.melody_dropout)
         row = Conditions(mulan, float(item["bpm"]), item["meter"], key, stem_index(stem))
-        return row, bool(use_melody)
+        return row, bool(use_melody), dropped
 
     def _melody(self, example: Example, use_melody: bool, offset: float, length: int,
                 rate: int, shift: int) -> np.ndarray:

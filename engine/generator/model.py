@@ -51,6 +51,9 @@ class StageConfig:
     coarse_levels: int = 2
     codec_levels: int = 8
     channels: int = 2
+    # Coarse: guidance's unconditional rows also lose the semantic plan (it was dropped with
+    # MuLan and the melody in training), so guidance pulls toward the plan as well.
+    guide_plan: bool = False
 
     def to_dict(self) -> dict:
         """Plain dict (for exported weights)."""

@@ -179,7 +179,8 @@ class HierarchicalGenerator:
               ) -> dict[str, torch.Tensor]:
         """Prefix ids of [conditional rows; unconditional rows]: guidance drops MuLan and
         the key (both were dropped in training), so it pushes toward the prompt's style and
-        the asked key alike."""
+        the asked key alike (and, per frame, the melody and, for a ``guide_plan`` coarse
+        stage, the semantic plan: see ``_frame_inputs``)."""
         rows = [cond.Conditions(plan.mulan, request.bpm, request.time_signature, plan.key, s)
                 for s in stems]
         null = np.full_like(plan.mulan, cond.NULL_MULAN)
@@ -203,7 +204,9 @@ class HierarchicalGenerator:
                  "melody": torch.cat([melody[None].expand(rows, -1),
                                       torch.full((rows, len(melody)), NO_MELODY)])}
         if semantic is not None:
-            batch["semantic"] = semantic.repeat_interleave(per, dim=1).repeat(2, 1)
+            plan = semantic.repeat_interleave(per, dim=1)
+            unguided = torch.full_like(plan, -1) if model.cfg.guide_plan else plan
+            batch["semantic"] = torch.cat([plan, unguided])
         return model.frame_inputs(batch, steps)
 
     # ------------------------------------------------------------------ stages

@@ -53,7 +53,8 @@ class StageTask:
         examples = load_examples(Path(config.data.cache) / config.data.split)
         tokenizer = (SemanticTokenizer.load(Path(config.data.cache) / "tokenizer.npz")
                      if config.data.transpose else None)
-        self.maker = BatchMaker(examples, config.data, self.stage, tokenizer)
+        self.maker = BatchMaker(examples, config.data, self.stage, tokenizer,
+                                drop_plan=config.model.guide_plan)
 
     def build_model(self) -> StageModel:
         """A fresh stage."""

@@ -71,3 +71,19 @@ def test_transposed_rows_move_key_and_melody_together(generator_cache: Path) -> 
     assert len(shifts) > 1
     with pytest.raises(ValueError, match="transposition"):
         BatchMaker(examples, config, "coarse", tokenizer)
+
+
+def test_rows_dropped_for_guidance_lose_the_plan_only_when_asked(generator_cache: Path) -> None:
+    from engine.generator.conditions import NULL_MULAN
+    from engine.generator.data import BatchMaker, DataConfig, load_examples
+
+    examples = load_examples(generator_cache / "train")
+    config = DataConfig(cache=str(generator_cache), crop_seconds=2.0, cond_dropout=0.5)
+    batch = BatchMaker(examples, config, "coarse", drop_plan=True).rows(
+        np.random.default_rng(0), 16)
+    dropped = (batch["mulan"] == NULL_MULAN).all(dim=1)
+    assert 0 < int(dropped.sum()) < 16
+    assert (batch["semantic"][dropped] == -1).all()
+    assert (batch["semantic"][~dropped] >= 0).any(dim=1).all()
+    kept = BatchMaker(examples, config, "coarse").rows(np.random.default_rng(0), 16)
+    assert (kept["semantic"] >= 0).any(dim=1).all()

@@ -4,6 +4,7 @@ generation of stems, through the pipeline and through a real engine process."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import mido
@@ -86,6 +87,23 @@ def test_variations_and_best_of_name_every_take(generator: HierarchicalGenerator
     out = generator.generate(_request(variations=2, best_of=2, stems=("mix",)), 1, 2.0,
                              Context(tmp_path))
     assert set(out.stems) == {"mix.1", "mix.2"}
+
+
+def test_guidance_drops_the_plan_only_for_a_coarse_stage_trained_to(
+        generator: HierarchicalGenerator, tmp_path: Path) -> None:
+    trained = generator.coarse.cfg
+    assert trained.guide_plan  # configs/coarse.toml trains the coarse stage that way
+
+    def bass(guidance: float, guide_plan: bool) -> np.ndarray:
+        generator.coarse.cfg = replace(trained, guide_plan=guide_plan)
+        try:
+            request = _request(stems=("bass",), guidance=guidance)
+            return generator.generate(request, 5, 2.0, Context(tmp_path)).stems["bass"]
+        finally:
+            generator.coarse.cfg = trained
+
+    assert not np.array_equal(bass(3.0, True), bass(3.0, False))
+    assert np.array_equal(bass(1.0, True), bass(1.0, False))  # no guidance, no unguided rows
 
 
 def test_keep_from_regenerates_one_stem_on_the_same_plan(generator: HierarchicalGenerator,
