@@ -1,43 +1,74 @@
-"""Held-out measurements of the stages on cached validation windows (teacher-forced):
+"""``stemloom eval heldout``: the stages measured on cached validation windows, where the
+truth is known.
 
-* each stage's cross-entropy (nats per token) and the uniform baseline;
+* each stage's cross-entropy (nats per token) and the uniform baseline (teacher-forced);
+* what the coarse stage draws from its conditions: its loss again with the semantic plan
+  taken away, and with the key taken away (the worth of each, in nats);
 * the fine stage's worth (when the generator has one): log-mel distance to the codec's own
   full decode when the fine levels are (a) left out (a coarse-only decode), (b) predicted by
   the fine stage given the true coarse levels. Lower is better; (b) must beat (a) for the
-  fine stage to earn its time.
+  fine stage to earn its time;
+* rendering a real plan: the acoustic stages sample a window's mix from its *true* semantic
+  tokens, key and caption; how often the render has the key (and tempo) of the codec's own
+  decode of the same window. This is the ceiling of the whole generator's key accuracy once
+  the semantic plan is right.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from bridge.messages import Generate
 from engine.codec.evaluate import log_mel_distance
-from engine.generator.data import BatchMaker, DataConfig, load_examples
+from engine.generator import conditions as cond
+from engine.generator.data import SEMANTIC_RATE, BatchMaker, DataConfig, load_examples
 from engine.generator.pipeline import HierarchicalGenerator
+from engine.generator.sampling import SamplingOptions
+
+DEFAULT_CACHE = Path("runs/generator/cache/validation")
+RENDER_SECONDS = 8.0
 
 
 @torch.inference_mode()
 def heldout(generator: HierarchicalGenerator, folder: Path, batches: int = 8,
-            batch_size: int = 8, seed: int = 0) -> dict:
-    """Held-out losses per stage and the fine-stage comparison on ``folder`` (a cache split)."""
+            batch_size: int = 8, seed: int = 0, crop_seconds: float = 4.0) -> dict:
+    """Held-out losses per stage, the coarse stage's condition worth and the fine-stage
+    comparison on ``folder`` (a cache split), on windows of ``crop_seconds``."""
     examples = load_examples(folder)
+    # Every condition given, the melody aside (most windows have none).
     config = DataConfig(cond_dropout=0.0, key_dropout=0.0, melody_dropout=1.0,
-                        audio_mulan_prob=0.0, crop_seconds=4.0)
+                        audio_mulan_prob=0.0, crop_seconds=crop_seconds)
     result: dict = {"examples": len(examples)}
     for stage, model in (("semantic", generator.semantic), ("coarse", generator.coarse)):
         maker = BatchMaker(examples, config, stage)
-        losses = [float(model(maker.rows(np.random.default_rng([seed, i]), batch_size)))
-                  for i in range(batches)]
-        result[f"{stage}_loss"] = round(float(np.mean(losses)), 4)
+        rows = [maker.rows(np.random.default_rng([seed, i]), batch_size) for i in range(batches)]
+        result[f"{stage}_loss"] = _mean_loss(model, rows)
         result[f"{stage}_uniform_loss"] = round(math.log(model.cfg.vocab), 4)
+        if stage == "coarse":
+            result["coarse_loss_without_plan"] = _mean_loss(
+                model, [{**b, "semantic": torch.full_like(b["semantic"], -1)} for b in rows])
+            result["coarse_loss_without_key"] = _mean_loss(
+                model, [{**b, "key": torch.full_like(b["key"], cond.NULL_KEY)} for b in rows])
+    if generator.fine is not None:
+        result.update(_fine_worth(generator, BatchMaker(examples, config, "fine"), batches,
+                                  batch_size, seed))
+    return result
+
+
+def _mean_loss(model: torch.nn.Module, batches: list[dict[str, torch.Tensor]]) -> float:
+    return round(float(np.mean([float(model(b)) for b in batches])), 4)
+
+
+def _fine_worth(generator: HierarchicalGenerator, maker: BatchMaker, batches: int,
+                batch_size: int, seed: int) -> dict:
+    """The fine stage's held-out loss and log-mel distances (see the module docstring)."""
     fine = generator.fine
-    if fine is None:
-        return result
-    maker = BatchMaker(examples, config, "fine")
     levels = range(fine.cfg.coarse_levels, fine.cfg.codec_levels)
     fine_losses, coarse_only, predicted = [], [], []
     for i in range(batches):
@@ -63,8 +94,84 @@ def heldout(generator: HierarchicalGenerator, folder: Path, batches: int = 8,
         for t, c, f in zip(truth, coarse, filled, strict=True):
             coarse_only.append(log_mel_distance(t, c, rate))
             predicted.append(log_mel_distance(t, f, rate))
-    result["fine_loss"] = round(float(np.mean(fine_losses)), 4)
-    result["fine_uniform_loss"] = round(math.log(fine.cfg.vocab), 4)
-    result["log_mel_to_full_decode_coarse_only"] = round(float(np.mean(coarse_only)), 4)
-    result["log_mel_to_full_decode_with_fine"] = round(float(np.mean(predicted)), 4)
-    return result
+    return {"fine_loss": round(float(np.mean(fine_losses)), 4),
+            "fine_uniform_loss": round(math.log(fine.cfg.vocab), 4),
+            "log_mel_to_full_decode_coarse_only": round(float(np.mean(coarse_only)), 4),
+            "log_mel_to_full_decode_with_fine": round(float(np.mean(predicted)), 4)}
+
+
+class _Silent:
+    """The JobContext of a held-out render: nothing listens, no plan is kept."""
+
+    def progress(self, fraction: float, stage: str) -> None:
+        """Nobody listens."""
+
+    def preview(self, mix: np.ndarray, sample_rate: int) -> None:
+        """Nobody listens."""
+
+
+@torch.inference_mode()
+def render_agreement(generator: HierarchicalGenerator, folder: Path, count: int = 20,
+                     seed: int = 0, options: SamplingOptions | None = None) -> dict:
+    """Share of ``count`` held-out windows whose mix, sampled by the acoustic stages from the
+    window's own semantic tokens, key and first caption, has the key (and tempo, within the
+    evaluation's tolerance) of the codec's decode of the window's real codes."""
+    from engine.generator.evaluate import key_verdict, tempo_verdict
+
+    options = options or SamplingOptions()
+    keys, tempi = [], []
+    for index, example in enumerate(load_examples(folder)[:count]):
+        item = example.item
+        frames = min(len(example.semantic), int(RENDER_SECONDS * SEMANTIC_RATE))
+        request = Generate(request_id="heldout", prompt=item["captions"][0],
+                           bpm=float(item["bpm"]), bars=int(item["bars"]),
+                           time_signature=item["meter"], stems=("mix",),
+                           key=cond.key_name(item["key_index"]) or "")
+        plan = generator.plan(request, frames / SEMANTIC_RATE, _Silent())
+        semantic = torch.from_numpy(example.semantic[:frames].astype(np.int64))[None]
+        coarse = generator.sample_coarse(request, plan, semantic, options,
+                                         torch.Generator().manual_seed(seed + index), _Silent())
+        rendered = generator.codec.decode(generator.sample_fine(request, plan, coarse))
+        real = torch.from_numpy(example.codes["mix"][..., : 2 * frames].astype(np.int64))
+        original = generator.codec.decode(real[None])
+        rate = generator.codec.cfg.sample_rate
+        (tempo, key), (true_tempo, true_key) = (
+            _tempo_and_key(audio[0].numpy(), rate) for audio in (rendered, original))
+        keys.append(key_verdict(key, true_key) == "right")
+        tempi.append(tempo_verdict(tempo, true_tempo) == "right")
+    return {"render_windows": len(keys),
+            "render_key_agreement": round(float(np.mean(keys)), 3) if keys else None,
+            "render_tempo_agreement": round(float(np.mean(tempi)), 3) if tempi else None}
+
+
+def _tempo_and_key(audio: np.ndarray, rate: int) -> tuple[float, str]:
+    """The evaluation's tempo and key estimates of (2, samples) audio at ``rate``."""
+    import soxr
+
+    from engine.generator.evaluate import SAMPLE_RATE, estimate_tempo_and_key
+
+    return estimate_tempo_and_key(soxr.resample(audio.T, rate, SAMPLE_RATE).T)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry: measure the default (or a given) generator."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="generator folder (default: shipped)")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
+                        help="a token-cache split of held-out windows (default: %(default)s)")
+    parser.add_argument("--renders", type=int, default=20,
+                        help="windows to render from their real plans (0: none)")
+    parser.add_argument("--guidance", type=float, default=SamplingOptions.guidance)
+    parser.add_argument("--json", action="store_true", help="print JSON only")
+    args = parser.parse_args(argv)
+    if not (args.cache / "items.json").is_file():
+        parser.error(f"{args.cache} is not a token-cache split (docs/training.md builds one)")
+    from engine.generator.pipeline import load_default
+
+    generator = load_default(args.model)
+    result = heldout(generator, args.cache)
+    if args.renders:
+        result.update(render_agreement(generator, args.cache, args.renders,
+                                       options=SamplingOptions(guidance=args.guidance)))
+    print(json.dumps(result, indent=None if args.json else 1))
+    return 0

@@ -11,7 +11,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register ``eval`` and its suites (codec now; MuLan and the generator later)."""
     parser = commands.add_parser(
         "eval",
-        help="evaluate models (codec, mulan, generate, melody)",
+        help="evaluate models (codec, mulan, generate, heldout, melody)",
         description="Evaluation suites arrive with their models.",
     )
     sub = parser.add_subparsers(dest="eval_command", metavar="SUITE")
@@ -48,6 +48,20 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     generate.add_argument("--seed", type=int, default=1, help="first seed (default: 1)")
     generate.add_argument("--json", action="store_true", help="print JSON only")
     generate.set_defaults(func=_generate)
+    heldout = sub.add_parser(
+        "heldout", help="the generator's stages on held-out cached windows: losses, what the "
+        "coarse stage draws from the plan and the key, and renders of real plans",
+        description="Teacher-forced losses per stage and the key/tempo agreement of mixes "
+        "rendered from real semantic plans (needs the token cache: docs/training.md).")
+    heldout.add_argument("--model", help="generator folder (default: the shipped one)")
+    heldout.add_argument("--cache", default="runs/generator/cache/validation",
+                         help="token-cache split of held-out windows (default: %(default)s)")
+    heldout.add_argument("--renders", type=int, default=20,
+                         help="windows to render from their real plans (default: %(default)s)")
+    heldout.add_argument("--guidance", type=float, default=3.0,
+                         help="guidance scale of the renders (default: %(default)s)")
+    heldout.add_argument("--json", action="store_true", help="print JSON only")
+    heldout.set_defaults(func=_heldout)
     melody = sub.add_parser(
         "melody", help="melody: hum->MIDI note F1, extraction time, and chroma cosine of the "
         "generated lead and mix to the melody (from hums and MIDI, and without it)",
@@ -100,6 +114,14 @@ def _generate(args: argparse.Namespace) -> int:
     argv += [f"--model={args.model}"] if args.model else []
     argv += [f"--limit={args.limit}"] if args.limit else []
     return main(argv)
+
+
+def _heldout(args: argparse.Namespace) -> int:
+    from engine.generator.heldout import main
+
+    argv = [f"--cache={args.cache}", f"--renders={args.renders}", f"--guidance={args.guidance}"]
+    argv += [f"--model={args.model}"] if args.model else []
+    return main(argv + (["--json"] if args.json else []))
 
 
 def _melody(args: argparse.Namespace) -> int:
