@@ -3,8 +3,9 @@ fitted to the grid) and the generated lead stem and mix — the figure MusicGen 
 for its melody model) — on held-out corpus melodies given as synthetic hums and as MIDI.
 
 The same prompts generated without the melody give the chance level of the measure; the
-corpus's own rendered lead stem against its melody gives its ceiling (what a lead that plays
-exactly the tune scores, harmonics, attacks and all).
+corpus's own rendered lead stem and mix against their melody give its ceilings (what a lead
+that plays exactly the tune scores, harmonics, attacks and all, and what a mix built around
+it scores with bass and chords sounding under it).
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def held_out_melodies(corpus: Path, limit: int) -> list[dict]:
             if (meta.get("melody") and "hum.flac" in example and "lead.flac" in example
                     and meta["bars"] <= 8):
                 chosen.append({"meta": meta, "hum": example["hum.flac"],
-                               "mid": example["mid"], "lead": example["lead.flac"]})
+                               "mid": example["mid"], "lead": example["lead.flac"],
+                               "mix": example["mix.flac"]})
             if len(chosen) >= limit:
                 return chosen
     return chosen
@@ -70,13 +72,14 @@ def held_out_melodies(corpus: Path, limit: int) -> list[dict]:
 def evaluate_conditioning(generator: object, corpus: Path, limit: int = 8, seed: int = 1
                           ) -> dict:
     """Chroma cosine of lead and mix to the melody, from hums, from MIDI, without it, and of
-    the corpus's own lead stem."""
+    the corpus's own lead stem and mix."""
     results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         for index, example in enumerate(held_out_melodies(corpus, limit)):
             meta = example["meta"]
-            _add(results, "corpus_lead", _corpus_lead_cosine(meta, example["lead"]))
+            _add(results, "corpus_lead", _corpus_cosine(meta, example["lead"]))
+            _add(results, "corpus_mix", _corpus_cosine(meta, example["mix"]))
             hum = folder / f"{index}.flac"
             hum.write_bytes(example["hum"])
             lead_midi = folder / f"{index}.mid"
@@ -99,12 +102,13 @@ def evaluate_conditioning(generator: object, corpus: Path, limit: int = 8, seed:
             } | {"examples": len(results.get("hum_lead", []))}
 
 
-def _corpus_lead_cosine(meta: dict, lead_flac: bytes) -> float:
-    """Chroma cosine of the corpus's rendered lead stem to the melody it plays."""
+def _corpus_cosine(meta: dict, flac: bytes) -> float:
+    """Chroma cosine of one of the corpus's renders (its lead stem or mix) to the melody it
+    plays."""
     import soundfile as sf
     import soxr
 
-    audio, rate = sf.read(io.BytesIO(lead_flac), dtype="float32", always_2d=True)
+    audio, rate = sf.read(io.BytesIO(flac), dtype="float32", always_2d=True)
     if rate != SAMPLE_RATE:
         audio = soxr.resample(audio, rate, SAMPLE_RATE)
     notes = [MelodyNote(start, end, pitch) for start, end, pitch, *_ in meta["melody"]]

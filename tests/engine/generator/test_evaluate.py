@@ -74,3 +74,17 @@ def test_the_estimators_are_calibrated_on_real_renders(small_corpus: Path,
                                 tokenizer=load_default(tiny_generator).tokenizer)
     assert ceiling["clips"] == 2
     assert {"tempo_accuracy", "key_accuracy", "plan_key_accuracy"} <= set(ceiling)
+
+
+def test_following_a_tune_is_measured_between_chance_and_the_corpus_ceilings(
+        tiny_generator: Path, small_corpus: Path) -> None:
+    from engine.generator.melody_eval import evaluate_conditioning
+
+    result = evaluate_conditioning(load_default(tiny_generator), small_corpus, limit=1)
+    assert result["examples"] == 1
+    scores = {k: v for k, v in result.items() if k != "examples"}
+    assert set(scores) == {"corpus_lead", "corpus_mix", "hum_lead", "hum_mix", "midi_lead",
+                           "midi_mix", "no_melody_lead", "no_melody_mix"}
+    assert all(0.0 <= v <= 1.0 for v in scores.values())
+    assert scores["corpus_lead"] > 0.8  # the rendered lead plays exactly the tune
+    assert scores["corpus_mix"] <= scores["corpus_lead"]  # chords and bass sound under it
