@@ -31,7 +31,7 @@ from engine.generator.patterns import delayed, undelayed
 from engine.generator.sampling import SamplingOptions, sample_causal
 from engine.generator.semantic import FrameFeatures, SemanticTokenizer
 from engine.melody.condition import melody_clip, request_melody
-from engine.melody.key import estimate_key
+from engine.melody.key import estimate_key, melody_key
 from engine.melody.tokens import NO_MELODY, MelodyNote, melody_tokens
 from engine.mulan.api import MulanConditioner
 
@@ -124,6 +124,9 @@ class HierarchicalGenerator:
         frames = int(np.ceil(seconds * SEMANTIC_RATE))
         mulan, key, kept = self._style(request, context)
         notes = request_melody(request)
+        if key == cond.NULL_KEY and notes:
+            # A tune given without a key: plan the accompaniment in the tune's key.
+            key = cond.key_index(melody_key(notes))
         melody = melody_tokens(notes, frames, SEMANTIC_RATE) if notes else None
         prompt_semantic = prompt_codes = None
         if request.continue_from:

@@ -45,6 +45,15 @@ def key_shift(notes: Sequence[MelodyNote], key_name: str) -> int:
     return max(scores, key=lambda shift: np.nan_to_num(scores[shift], nan=-1.0))
 
 
+def melody_key(notes: Sequence[MelodyNote]) -> str:
+    """The key a melody's duration-weighted pitch classes fit best ("" for no notes): what
+    the accompaniment of a tune given without a key is planned in."""
+    histogram = np.zeros(12)
+    for note in notes:
+        histogram[note.pitch % 12] += note.end - note.start
+    return estimate_key(histogram) if histogram.any() else ""
+
+
 def transpose_to_key(notes: Sequence[MelodyNote], key_name: str) -> list[MelodyNote]:
     """`notes` moved by `key_shift` semitones into the key named `key_name`."""
     shift = key_shift(notes, key_name)

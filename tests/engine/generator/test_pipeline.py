@@ -152,6 +152,10 @@ def test_a_midi_melody_comes_back_as_a_clip_on_the_grid(generator: HierarchicalG
     back = mido.MidiFile(file=io.BytesIO(out.melody_midi))
     pitches = [m.note for t in back.tracks for m in t if m.type == "note_on" and m.velocity]
     assert pitches == [60, 62, 64, 65]
+    assert out.key == "C major"  # no key asked: the music is planned in the tune's
+    asked = generator.generate(_request(melody=str(path), key="A minor"), 5, 4.0,
+                               Context(tmp_path, "asked"))
+    assert asked.key == "A minor"
 
 
 def test_a_hummed_melody_then_a_plain_prompt(generator: HierarchicalGenerator,

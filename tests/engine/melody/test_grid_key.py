@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.melody.grid import fit_to_grid, quantize
-from engine.melody.key import key_shift, parse_key, transpose_to_key
+from engine.melody.key import key_shift, melody_key, parse_key, transpose_to_key
 from engine.melody.tokens import MelodyNote as Note
 
 
@@ -66,6 +66,18 @@ def test_an_a_minor_tune_moves_to_the_requested_minor_key() -> None:
     assert key_shift(a_minor, "C minor") == 3
     assert key_shift(a_minor, "E minor") == -5
     assert key_shift(a_minor, "A minor") == 0
+
+
+def test_a_tune_given_without_a_key_is_heard_in_its_own() -> None:
+    """C major's scale is heard in C major, the A minor tune in A minor, each moved up a
+    tone in D major and B minor; no notes, no key."""
+    a_minor = [Note(i * 0.5, i * 0.5 + 0.5, p) for i, p in
+               enumerate([57, 60, 64, 69, 67, 65, 64, 62, 60, 59, 57, 64, 57])]
+    assert melody_key(C_MAJOR_TUNE) == "C major"
+    assert melody_key(a_minor) == "A minor"
+    assert melody_key(transpose_to_key(C_MAJOR_TUNE, "D major")) == "D major"
+    assert melody_key(transpose_to_key(a_minor, "B minor")) == "B minor"
+    assert melody_key([]) == ""
 
 
 def test_key_names() -> None:
