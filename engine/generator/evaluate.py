@@ -36,7 +36,7 @@ DISTINCT_COSINE = 0.95
 TEMPO_TOLERANCE = 2.0
 
 
-class _EvalContext:
+class EvalContext:
     """The JobContext of an evaluation run: no previews, plans in a scratch folder."""
 
     def __init__(self, folder: Path) -> None:
@@ -60,7 +60,7 @@ def render_request(generator: Generator, request: Generate, seed: int, folder: P
     seconds = clip_seconds(request.bpm, request.bars, request.time_signature) + 0.05
     if request.loop:
         seconds += loop_tail_seconds(request.bpm)
-    raw = generator.generate(request, seed, seconds, _EvalContext(folder))
+    raw = generator.generate(request, seed, seconds, EvalContext(folder))
     stems = {name: fit_clip(audio, raw.sample_rate, bpm=request.bpm, bars=request.bars,
                             time_signature=request.time_signature, loop=request.loop,
                             target_rate=SAMPLE_RATE)

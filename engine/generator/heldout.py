@@ -28,7 +28,14 @@ from bridge.messages import Generate
 from engine.codec.evaluate import log_mel_distance
 from engine.generator import conditions as cond
 from engine.generator.data import SEMANTIC_RATE, BatchMaker, DataConfig, load_examples
-from engine.generator.pipeline import HierarchicalGenerator
+from engine.generator.evaluate import (
+    SAMPLE_RATE,
+    EvalContext,
+    estimate_tempo_and_key,
+    key_verdict,
+    tempo_verdict,
+)
+from engine.generator.pipeline import HierarchicalGenerator, load_default
 from engine.generator.sampling import SamplingOptions
 
 DEFAULT_CACHE = Path("runs/generator/cache/validation")
@@ -100,25 +107,14 @@ def _fine_worth(generator: HierarchicalGenerator, maker: BatchMaker, batches: in
             "log_mel_to_full_decode_with_fine": round(float(np.mean(predicted)), 4)}
 
 
-class _Silent:
-    """The JobContext of a held-out render: nothing listens, no plan is kept."""
-
-    def progress(self, fraction: float, stage: str) -> None:
-        """Nobody listens."""
-
-    def preview(self, mix: np.ndarray, sample_rate: int) -> None:
-        """Nobody listens."""
-
-
 @torch.inference_mode()
 def render_agreement(generator: HierarchicalGenerator, folder: Path, count: int = 20,
                      seed: int = 0, options: SamplingOptions | None = None) -> dict:
     """Share of ``count`` held-out windows whose mix, sampled by the acoustic stages from the
     window's own semantic tokens, key and first caption, has the key (and tempo, within the
     evaluation's tolerance) of the codec's decode of the window's real codes."""
-    from engine.generator.evaluate import key_verdict, tempo_verdict
-
     options = options or SamplingOptions()
+    context = EvalContext(folder)  # nothing listens; no plan is kept
     keys, tempi = [], []
     for index, example in enumerate(load_examples(folder)[:count]):
         item = example.item
@@ -127,10 +123,10 @@ def render_agreement(generator: HierarchicalGenerator, folder: Path, count: int 
                            bpm=float(item["bpm"]), bars=int(item["bars"]),
                            time_signature=item["meter"], stems=("mix",),
                            key=cond.key_name(item["key_index"]) or "")
-        plan = generator.plan(request, frames / SEMANTIC_RATE, _Silent())
+        plan = generator.plan(request, frames / SEMANTIC_RATE, context)
         semantic = torch.from_numpy(example.semantic[:frames].astype(np.int64))[None]
         coarse = generator.sample_coarse(request, plan, semantic, options,
-                                         torch.Generator().manual_seed(seed + index), _Silent())
+                                         torch.Generator().manual_seed(seed + index), context)
         rendered = generator.codec.decode(generator.sample_fine(request, plan, coarse))
         real = torch.from_numpy(example.codes["mix"][..., : 2 * frames].astype(np.int64))
         original = generator.codec.decode(real[None])
@@ -148,8 +144,6 @@ def _tempo_and_key(audio: np.ndarray, rate: int) -> tuple[float, str]:
     """The evaluation's tempo and key estimates of (2, samples) audio at ``rate``."""
     import soxr
 
-    from engine.generator.evaluate import SAMPLE_RATE, estimate_tempo_and_key
-
     return estimate_tempo_and_key(soxr.resample(audio.T, rate, SAMPLE_RATE).T)
 
 
@@ -166,8 +160,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not (args.cache / "items.json").is_file():
         parser.error(f"{args.cache} is not a token-cache split (docs/training.md builds one)")
-    from engine.generator.pipeline import load_default
-
     generator = load_default(args.model)
     result = heldout(generator, args.cache)
     if args.renders:

@@ -207,9 +207,9 @@ class HierarchicalGenerator:
                  "melody": torch.cat([melody[None].expand(rows, -1),
                                       torch.full((rows, len(melody)), NO_MELODY)])}
         if semantic is not None:
-            plan = semantic.repeat_interleave(per, dim=1)
-            unguided = torch.full_like(plan, -1) if model.cfg.guide_plan else plan
-            batch["semantic"] = torch.cat([plan, unguided])
+            tokens = semantic.repeat_interleave(per, dim=1)
+            unguided = torch.full_like(tokens, -1) if model.cfg.guide_plan else tokens
+            batch["semantic"] = torch.cat([tokens, unguided])
         return model.frame_inputs(batch, steps)
 
     # ------------------------------------------------------------------ stages

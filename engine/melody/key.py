@@ -34,9 +34,7 @@ def key_shift(notes: Sequence[MelodyNote], key_name: str) -> int:
     """Semitones (-6..5) that best fit `notes` into the key: the shift whose duration-weighted
     pitch-class histogram correlates best with the key's profile (the smaller move on a tie)."""
     tonic, mode = parse_key(key_name)
-    histogram = np.zeros(12)
-    for note in notes:
-        histogram[note.pitch % 12] += note.end - note.start
+    histogram = _pitch_classes(notes)
     if not histogram.any():
         return 0
     profile = np.roll(np.array(PROFILES[mode]), tonic)
@@ -48,10 +46,16 @@ def key_shift(notes: Sequence[MelodyNote], key_name: str) -> int:
 def melody_key(notes: Sequence[MelodyNote]) -> str:
     """The key a melody's duration-weighted pitch classes fit best ("" for no notes): what
     the accompaniment of a tune given without a key is planned in."""
+    histogram = _pitch_classes(notes)
+    return estimate_key(histogram) if histogram.any() else ""
+
+
+def _pitch_classes(notes: Sequence[MelodyNote]) -> np.ndarray:
+    """(12,) seconds each pitch class sounds in ``notes`` (C first)."""
     histogram = np.zeros(12)
     for note in notes:
         histogram[note.pitch % 12] += note.end - note.start
-    return estimate_key(histogram) if histogram.any() else ""
+    return histogram
 
 
 def transpose_to_key(notes: Sequence[MelodyNote], key_name: str) -> list[MelodyNote]:

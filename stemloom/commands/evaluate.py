@@ -58,8 +58,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                          help="token-cache split of held-out windows (default: %(default)s)")
     heldout.add_argument("--renders", type=int, default=20,
                          help="windows to render from their real plans (default: %(default)s)")
-    heldout.add_argument("--guidance", type=float, default=3.0,
-                         help="guidance scale of the renders (default: %(default)s)")
+    heldout.add_argument("--guidance", type=float,
+                         help="guidance scale of the renders (default: a request's)")
     heldout.add_argument("--json", action="store_true", help="print JSON only")
     heldout.set_defaults(func=_heldout)
     melody = sub.add_parser(
@@ -119,8 +119,9 @@ def _generate(args: argparse.Namespace) -> int:
 def _heldout(args: argparse.Namespace) -> int:
     from engine.generator.heldout import main
 
-    argv = [f"--cache={args.cache}", f"--renders={args.renders}", f"--guidance={args.guidance}"]
+    argv = [f"--cache={args.cache}", f"--renders={args.renders}"]
     argv += [f"--model={args.model}"] if args.model else []
+    argv += [f"--guidance={args.guidance}"] if args.guidance is not None else []
     return main(argv + (["--json"] if args.json else []))
 
 
