@@ -51,8 +51,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     heldout = sub.add_parser(
         "heldout", help="the generator's stages on held-out cached windows: losses, what the "
         "coarse stage draws from the plan and the key, and renders of real plans",
-        description="Teacher-forced losses per stage and the key/tempo agreement of mixes "
-        "rendered from real semantic plans (needs the token cache: docs/training.md).")
+        description="Teacher-forced losses per stage, and whether mixes rendered from real "
+        "semantic plans keep the window's key and tempo (needs the token cache: docs/training.md).")
     heldout.add_argument("--model", help="generator folder (default: the shipped one)")
     heldout.add_argument("--cache", default="runs/generator/cache/validation",
                          help="token-cache split of held-out windows (default: %(default)s)")

@@ -8,9 +8,13 @@ import numpy as np
 import pytest
 
 from engine.generator.evaluate import (
+    PRIOR_OFFSET,
     SAMPLE_RATE,
+    estimate_audio_key,
+    estimate_tempo,
     evaluate,
     key_verdict,
+    onset_envelope,
     reference_ceiling,
     seam_ratio,
     tempo_verdict,
@@ -31,6 +35,43 @@ def test_key_verdicts() -> None:
     assert key_verdict("C major", "A minor") == "relative"
     assert key_verdict("Eb major", "C minor") == "relative"
     assert key_verdict("E minor", "A minor") == "wrong"
+
+
+def _eighth_note_hits(bpm: float, seconds: float = 16.0) -> np.ndarray:
+    """Noise hits on every eighth note, the beats louder: a groove blind trackers read at
+    double time when it is slow."""
+    rng = np.random.default_rng(0)
+    mono = np.zeros(int(seconds * SAMPLE_RATE))
+    hit = int(0.05 * SAMPLE_RATE)
+    decay = np.exp(-np.arange(hit) / 400)
+    for k in range(int(seconds * bpm / 30) - 1):
+        start = int(k * 30 / bpm * SAMPLE_RATE)
+        mono[start : start + hit] += rng.normal(0, 0.5 if k % 2 == 0 else 0.2, hit) * decay
+    return mono
+
+
+def test_the_tracker_reads_the_tempo_asked_for_only_when_the_audio_beats_at_it() -> None:
+    onsets = onset_envelope(_eighth_note_hits(84))
+    assert tempo_verdict(estimate_tempo(onsets), 84) == "double"
+    assert tempo_verdict(estimate_tempo(onsets, 84), 84) == "right"
+    for wrong in (84 * PRIOR_OFFSET, 84 / PRIOR_OFFSET):
+        assert tempo_verdict(estimate_tempo(onsets, wrong), wrong) == "wrong"
+        assert tempo_verdict(estimate_tempo(onsets, wrong), 84) == "right"
+
+
+def _chords(*chords: tuple[int, ...], seconds: float = 1.0) -> np.ndarray:
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return np.concatenate([sum(0.1 * np.sin(2 * np.pi * 440 * 2 ** ((m - 69) / 12) * t)
+                               for m in notes) for notes in chords])
+
+
+def test_the_key_of_audio_is_heard_through_drums() -> None:
+    a_minor = np.tile(_chords((57, 60, 64), (62, 65, 69), (64, 68, 71), (57, 60, 64)), 4)
+    assert estimate_audio_key(a_minor) == "A minor"
+    assert estimate_audio_key(a_minor + _eighth_note_hits(120, len(a_minor) / SAMPLE_RATE)
+                              ) == "A minor"
+    c_major = np.tile(_chords((60, 64, 67), (65, 69, 72), (67, 71, 74), (60, 64, 67)), 4)
+    assert estimate_audio_key(c_major) == "C major"
 
 
 def _four_bar_loop() -> np.ndarray:
@@ -62,6 +103,7 @@ def test_every_prompt_is_scored_with_its_plan(tiny_generator: Path) -> None:
     for row, prompt in zip(report["prompts"], PROMPTS[:2], strict=True):
         assert row["prompt"] == prompt.prompt and set(row["stems_ok"]) == set(prompt.stems)
         assert row["tempo_estimate"] > 0 and row["tempo"] in ("right", "double", "half", "wrong")
+        assert row["blind_tempo"] in ("right", "double", "half", "wrong")
         assert row["plan_key_estimate"].endswith(("major", "minor"))
         assert row["plan_key_result"] in ("right", "relative", "wrong")
         assert row["seconds"] > 10
@@ -73,7 +115,11 @@ def test_the_estimators_are_calibrated_on_real_renders(small_corpus: Path,
     ceiling = reference_ceiling(small_corpus, count=2,
                                 tokenizer=load_default(tiny_generator).tokenizer)
     assert ceiling["clips"] == 2
-    assert {"tempo_accuracy", "key_accuracy", "plan_key_accuracy"} <= set(ceiling)
+    assert {"tempo_accuracy", "blind_tempo_accuracy", "tempo_accepted_from_a_wrong_prior",
+            "key_accuracy", "plan_key_accuracy"} <= set(ceiling)
+    # Two real renders at their own tempo: the led tracker reads it, and not a wrong one.
+    assert ceiling["tempo_accuracy"] == 1.0
+    assert ceiling["tempo_accepted_from_a_wrong_prior"] == 0.0
 
 
 def test_following_a_tune_is_measured_between_chance_and_the_corpus_ceilings(
