@@ -29,6 +29,7 @@ def test_real_plans_are_rendered_and_judged(tiny_generator: Path, generator_cach
     assert result["render_windows"] == 2
     assert 0.0 <= result["render_key_agreement"] <= 1.0
     assert 0.0 <= result["render_tempo_accuracy"] <= 1.0
+    assert 0.0 <= result["decode_tempo_accuracy"] <= 1.0
 
 
 def test_a_folder_that_is_not_a_cache_split_is_refused(tmp_path: Path,
