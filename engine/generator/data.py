@@ -38,6 +38,9 @@ class DataConfig:
     key_dropout: float = 0.5  # key not given: the model learns to choose one
     melody_dropout: float = 0.5  # melody not given: text-only generation keeps working
     transpose: bool = False  # semantic stage: each row moved to a random key (12x the keys)
+    # Coarse: rows that lose the semantic plan but keep every other condition, so the stage
+    # also learns the key and the beat grid (timing features) instead of copying the plan.
+    plan_dropout: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ class BatchMaker:
                 codes = example.codes[stem][:, :, start : start + length].astype(np.int64)
                 tokens.append(_pad(codes, crop, -1))
                 sem = np.repeat(example.semantic, 2)[start : start + length].astype(np.int64)
-                if dropped and self.drop_plan:
+                if (dropped and self.drop_plan) or self._plan_dropped(rng):
                     sem[:] = -1
                 semantic.append(_pad(sem, crop, -1))
         batch = {**prefix_ids(conditions),
@@ -119,6 +122,10 @@ class BatchMaker:
         if semantic:
             batch["semantic"] = torch.from_numpy(np.stack(semantic))
         return batch
+
+    def _plan_dropped(self, rng: np.random.Generator) -> bool:
+        # No draw when off: runs without plan dropout keep their random streams.
+        return self.config.plan_dropout > 0 and rng.random() < self.config.plan_dropout
 
     def _stem(self, example: Example, rng: np.random.Generator) -> str:
         if self.stage == "semantic" or rng.random() < self.config.mix_prob:

@@ -87,3 +87,18 @@ def test_rows_dropped_for_guidance_lose_the_plan_only_when_asked(generator_cache
     assert (batch["semantic"][~dropped] >= 0).any(dim=1).all()
     kept = BatchMaker(examples, config, "coarse").rows(np.random.default_rng(0), 16)
     assert (kept["semantic"] >= 0).any(dim=1).all()
+
+
+def test_plan_dropout_takes_the_plan_from_rows_that_keep_their_conditions(
+        generator_cache: Path) -> None:
+    from engine.generator.conditions import NULL_MULAN
+    from engine.generator.data import BatchMaker, DataConfig, load_examples
+
+    examples = load_examples(generator_cache / "train")
+    config = DataConfig(cache=str(generator_cache), crop_seconds=2.0, cond_dropout=0.0,
+                        plan_dropout=0.5)
+    batch = BatchMaker(examples, config, "coarse").rows(np.random.default_rng(0), 32)
+    planless = (batch["semantic"] == -1).all(dim=1)
+    assert 4 < int(planless.sum()) < 28
+    assert (batch["mulan"][planless] != NULL_MULAN).all()  # MuLan stays: not a guidance row
+    assert (batch["tokens"][planless] >= 0).any()  # and the row still learns its codes
