@@ -218,7 +218,7 @@ def onset_envelope(mono: np.ndarray) -> np.ndarray:
 def estimate_tempo(onsets: np.ndarray, prior_bpm: float | None = None) -> float:
     """librosa's beat tracker's tempo from an ``onset_envelope``. With ``prior_bpm`` (the tempo
     asked for) the tracker's tempo prior is centred there: that settles the octave and 3:2
-    ambiguities as the request does, but the audio must still beat at that tempo (corpus mixes
+    ambiguities as the request does, but the audio must still beat at that tempo (40 corpus mixes
     read their own tempo 0.97 of the time, a prior PRIOR_OFFSET off about 0.01). Without it,
     librosa's default prior at 120 BPM: a blind estimate."""
     import librosa
@@ -230,7 +230,7 @@ def estimate_tempo(onsets: np.ndarray, prior_bpm: float | None = None) -> float:
 
 def estimate_audio_key(mono: np.ndarray) -> str:
     """The Krumhansl-Kessler key of the CQT chroma of mono audio's harmonic part: drum hits
-    otherwise smear every pitch class (on corpus mixes 0.56 right against 0.49)."""
+    otherwise smear every pitch class (on 80 corpus mixes 0.56 right against 0.49)."""
     import librosa
 
     harmonic = librosa.effects.harmonic(mono)
