@@ -42,10 +42,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     generate = sub.add_parser(
         "generate", help="the generator: tempo, key, stems, MuLan score, loop seams",
         description="Generates a fixed prompt set worded unlike the training captions and "
-        "checks tempo (librosa beat tracker), key, stems and MuLan text-audio score.")
+        "checks tempo (librosa's beat tracker led by the asked tempo), key, stems and MuLan "
+        "text-audio score.")
     generate.add_argument("--model", help="generator folder (default: the shipped one)")
     generate.add_argument("--limit", type=int, help="first N prompts only")
     generate.add_argument("--seed", type=int, default=1, help="first seed (default: 1)")
+    generate.add_argument("--corpus", default="/tmp/corpus",
+                          help="corpus whose held-out mixes calibrate the estimators, when "
+                          "present (default: %(default)s)")
     generate.add_argument("--json", action="store_true", help="print JSON only")
     generate.set_defaults(func=_generate)
     heldout = sub.add_parser(
@@ -110,7 +114,7 @@ def _mulan(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from engine.generator.evaluate import main
 
-    argv = [f"--seed={args.seed}"] + (["--json"] if args.json else [])
+    argv = [f"--seed={args.seed}", f"--corpus={args.corpus}"] + (["--json"] if args.json else [])
     argv += [f"--model={args.model}"] if args.model else []
     argv += [f"--limit={args.limit}"] if args.limit else []
     return main(argv)
