@@ -41,6 +41,9 @@ class DataConfig:
     # Coarse: rows that lose the semantic plan but keep every other condition, so the stage
     # also learns the key and the beat grid (timing features) instead of copying the plan.
     plan_dropout: float = 0.0
+    # Draw major and minor windows equally often: the corpus folds its minor-like modes into
+    # minor, so it holds about twice as many minor windows and the stages learn to lean minor.
+    balance_modes: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,13 +86,14 @@ class BatchMaker:
                              "(codec codes cannot be transposed)")
         self.examples, self.config, self.stage = examples, config, stage
         self.tokenizer, self.drop_plan = tokenizer, drop_plan
+        self.weights = _mode_weights(examples) if config.balance_modes else None
 
     def rows(self, rng: np.random.Generator, batch_size: int) -> dict[str, torch.Tensor]:
         """One batch: prefix ids, timing, melody and the stage's tokens."""
         rate = SEMANTIC_RATE if self.stage == "semantic" else ACOUSTIC_RATE
         crop = int(self.config.crop_seconds * SEMANTIC_RATE) * (rate // SEMANTIC_RATE)
         conditions, timing, melody, tokens, semantic = [], [], [], [], []
-        for index in rng.integers(len(self.examples), size=batch_size):
+        for index in self._draw(rng, batch_size):
             example = self.examples[int(index)]
             stem = self._stem(example, rng)
             frames = len(example.semantic) * (rate // SEMANTIC_RATE)
@@ -122,6 +126,13 @@ class BatchMaker:
         if semantic:
             batch["semantic"] = torch.from_numpy(np.stack(semantic))
         return batch
+
+    def _draw(self, rng: np.random.Generator, batch_size: int) -> np.ndarray:
+        """The batch's example indices: uniform, or balanced over the modes when asked (runs
+        without balancing keep their random streams)."""
+        if self.weights is None:
+            return rng.integers(len(self.examples), size=batch_size)
+        return rng.choice(len(self.examples), size=batch_size, p=self.weights)
 
     def _plan_dropped(self, rng: np.random.Generator) -> bool:
         # No draw when off: runs without plan dropout keep their random streams.
@@ -171,6 +182,14 @@ class BatchMaker:
                  for a, b, p in example.item["melody"]]
         per_25 = melody_tokens(notes, -(-length * SEMANTIC_RATE // rate), SEMANTIC_RATE)
         return np.repeat(per_25, rate // SEMANTIC_RATE)[:length]
+
+
+def _mode_weights(examples: list[Example]) -> np.ndarray:
+    """Sampling weights that give each mode (key_index % 2) the same total share."""
+    modes = np.array([example.item["key_index"] % 2 for example in examples])
+    counts = np.bincount(modes, minlength=2)
+    weights = 1.0 / counts[modes]
+    return weights / weights.sum()
 
 
 def _pad(array: np.ndarray, length: int, value: float = 0, axis: int = -1) -> np.ndarray:

@@ -102,3 +102,23 @@ def test_plan_dropout_takes_the_plan_from_rows_that_keep_their_conditions(
     assert 4 < int(planless.sum()) < 28
     assert (batch["mulan"][planless] != NULL_MULAN).all()  # MuLan stays: not a guidance row
     assert (batch["tokens"][planless] >= 0).any()  # and the row still learns its codes
+
+
+def test_balanced_modes_draw_major_and_minor_windows_equally_often(
+        generator_cache: Path) -> None:
+    from dataclasses import replace
+
+    from engine.generator.data import BatchMaker, DataConfig, load_examples
+
+    example = load_examples(generator_cache / "train")[0]
+    # One major window beside three minor ones: a 1:3 corpus.
+    examples = [replace(example, item={**example.item, "key_index": 2 * tonic + (tonic > 0)})
+                for tonic in range(4)]
+    shares = {}
+    for balance in (False, True):
+        config = DataConfig(cache=str(generator_cache), crop_seconds=1.0, cond_dropout=0.0,
+                            key_dropout=0.0, balance_modes=balance)
+        keys = BatchMaker(examples, config, "coarse").rows(np.random.default_rng(0), 400)["key"]
+        shares[balance] = float((keys % 2 == 0).float().mean())
+    assert 0.18 < shares[False] < 0.32
+    assert 0.42 < shares[True] < 0.58
