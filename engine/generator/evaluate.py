@@ -268,17 +268,18 @@ def reference_ceiling(corpus: Path, count: int = 40, tokenizer: object = None) -
         seconds = min(meta["seconds"], clip_seconds(meta["bpm"], 8, meta["meter"]))
         native = example["mix.flac"][:, : int(seconds * meta["sample_rate"])]
         mix = soxr.resample(native.T, meta["sample_rate"], SAMPLE_RATE).T
-        onsets, bpm = onset_envelope(mix.mean(0)), meta["bpm"]
+        mono, bpm = mix.mean(0), meta["bpm"]
+        onsets = onset_envelope(mono)
         tempo.append(tempo_verdict(estimate_tempo(onsets, bpm), bpm))
         blind_tempo.append(tempo_verdict(estimate_tempo(onsets), bpm))
         # A wrong request, alternately above and below: the tracker must not follow it.
         wrong = bpm * PRIOR_OFFSET ** (1 if index % 2 == 0 else -1)
         prior_off.append(tempo_verdict(estimate_tempo(onsets, wrong), wrong))
         target = key_name(key_index(meta["key_name"]))
-        key.append(key_verdict(estimate_audio_key(mix.mean(0)), target))
+        key.append(key_verdict(estimate_audio_key(mono), target))
         if tokenizer is not None:
-            mono = soxr.resample(native.mean(0), meta["sample_rate"], 32000)
-            planned = estimate_key(tokenizer.chroma(tokenizer.tokens(mono)))
+            mono_32k = soxr.resample(native.mean(0), meta["sample_rate"], 32000)
+            planned = estimate_key(tokenizer.chroma(tokenizer.tokens(mono_32k)))
             plan_key.append(key_verdict(planned, target))
 
     def share(verdicts: list[str], *wanted: str) -> float | None:
