@@ -31,8 +31,10 @@ from engine.generator.data import SEMANTIC_RATE, BatchMaker, DataConfig, load_ex
 from engine.generator.evaluate import (
     SAMPLE_RATE,
     EvalContext,
+    estimate_audio_key,
+    estimate_tempo,
     key_verdict,
-    tempo_and_key,
+    onset_envelope,
     tempo_verdict,
 )
 from engine.generator.pipeline import HierarchicalGenerator, load_default
@@ -133,11 +135,11 @@ def render_agreement(generator: HierarchicalGenerator, folder: Path, count: int 
         original = generator.codec.decode(real[None])
         rate = generator.codec.cfg.sample_rate
         bpm = float(item["bpm"])
-        rendered_measures, original_measures = (_tempo_and_key(audio[0].numpy(), rate, bpm)
-                                                for audio in (rendered, original))
-        keys.append(key_verdict(rendered_measures["key"], original_measures["key"]) == "right")
-        tempi.append(tempo_verdict(rendered_measures["tempo"], bpm) == "right")
-        decoded_tempi.append(tempo_verdict(original_measures["tempo"], bpm) == "right")
+        (tempo, key), (decoded_tempo, decoded_key) = (_tempo_and_key(audio[0].numpy(), rate, bpm)
+                                                      for audio in (rendered, original))
+        keys.append(key_verdict(key, decoded_key) == "right")
+        tempi.append(tempo_verdict(tempo, bpm) == "right")
+        decoded_tempi.append(tempo_verdict(decoded_tempo, bpm) == "right")
 
     def share(hits: list[bool]) -> float | None:
         return round(float(np.mean(hits)), 3) if hits else None
@@ -146,11 +148,13 @@ def render_agreement(generator: HierarchicalGenerator, folder: Path, count: int 
             "render_tempo_accuracy": share(tempi), "decode_tempo_accuracy": share(decoded_tempi)}
 
 
-def _tempo_and_key(audio: np.ndarray, rate: int, bpm: float) -> dict:
-    """The evaluation's tempo and key measures of (2, samples) audio at ``rate``."""
+def _tempo_and_key(audio: np.ndarray, rate: int, bpm: float) -> tuple[float, str]:
+    """The evaluation's tempo (tracker led by ``bpm``) and key of (2, samples) audio at
+    ``rate``; the blind tempo is not needed here."""
     import soxr
 
-    return tempo_and_key(soxr.resample(audio.T, rate, SAMPLE_RATE).T, bpm)
+    mono = soxr.resample(audio.T, rate, SAMPLE_RATE).T.mean(0)
+    return estimate_tempo(onset_envelope(mono), bpm), estimate_audio_key(mono)
 
 
 def main(argv: list[str] | None = None) -> int:
