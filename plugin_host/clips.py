@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import BinaryIO, Literal
 import numpy as np
 
 from bridge.atomic import atomic_write
+from bridge.keys import parse_key
 
 Subtype = Literal["PCM_24", "FLOAT"]
 
@@ -39,9 +39,6 @@ _ACID_RESERVED_U16 = 0x8000
 _ACID_RESERVED_F32 = 0.0
 
 _PCM24_SCALE = 2**23 - 1
-_PITCH_CLASS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_ACCIDENTAL = {"#": 1, "\u266f": 1, "b": -1, "\u266d": -1, "": 0}
-_KEY = re.compile(r"\s*([A-Ga-g])([#\u266fb\u266d]?)")
 _NAMES = {(_FORMAT_PCM, 16): "PCM_16", (_FORMAT_PCM, 24): "PCM_24", (_FORMAT_PCM, 32): "PCM_32",
           (_FORMAT_FLOAT, 32): "FLOAT", (_FORMAT_FLOAT, 64): "DOUBLE"}
 
@@ -109,13 +106,12 @@ class ClipInfo:
 def root_note_from_key(key: str | None) -> int | None:
     """MIDI root note, C4..B4 (60..71), of a key such as ``"F# minor"``, ``"Bb"`` or ``"Am"``.
 
-    Returns None when there is no key or it does not start with a note name.
+    Returns None when there is no key or it names none.
     """
-    match = _KEY.match(key or "")
-    if match is None:
+    try:
+        return 60 + parse_key(key).tonic if key else None
+    except ValueError:
         return None
-    letter, accidental = match.groups()
-    return 60 + (_PITCH_CLASS[letter.upper()] + _ACCIDENTAL[accidental]) % 12
 
 
 def write_clip(

@@ -14,17 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from bridge.keys import NOTE_NAMES, parse_key
 from bridge.limits import STEM_NAMES
+from bridge.timing import quarters_per_bar
 from engine.melody.tokens import NO_MELODY
-from engine.timing import quarters_per_bar
 
 MULAN_LEVELS = 12
 MULAN_CODES = 256
 NULL_MULAN = MULAN_CODES  # the dropped/absent MuLan condition, per level
 METERS = ("4/4", "3/4", "6/8", "other")
-NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-_FLAT_ALIASES = {"Db": "C#", "D#": "Eb", "Gb": "F#", "G#": "Ab", "A#": "Bb"}
-MINOR_MODES = ("minor", "dorian", "phrygian", "harmonic minor", "aeolian", "locrian")
 NULL_KEY = 24  # tonic * 2 + is_minor for keys; this for "the model chooses"
 BPM_BUCKETS = 64
 MIN_BPM, MAX_BPM = 40.0, 240.0
@@ -33,14 +31,9 @@ PREFIX_LENGTH = MULAN_LEVELS + 4  # MuLan tokens, bpm, meter, key, stem
 
 
 def key_index(key_name: str) -> int:
-    """"A minor" -> tonic * 2 + 1; modes fold onto major or minor; "" -> NULL_KEY."""
-    if not key_name:
-        return NULL_KEY
-    tonic, _, mode = key_name.strip().partition(" ")
-    tonic = _FLAT_ALIASES.get(tonic, tonic)
-    if tonic not in NOTE_NAMES:
-        raise ValueError(f"unknown key tonic in {key_name!r}")
-    return NOTE_NAMES.index(tonic) * 2 + int(mode.strip() in MINOR_MODES)
+    """"A minor" -> tonic * 2 + 1; modes fold onto major or minor (``bridge.keys``);
+    "" -> NULL_KEY; ValueError for a name that is no key."""
+    return parse_key(key_name).index if key_name.strip() else NULL_KEY
 
 
 def key_name(index: int) -> str:

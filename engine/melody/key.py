@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
 
+from bridge.keys import NOTE_NAMES, parse_key
 from engine.melody.tokens import MelodyNote
 
 # Krumhansl & Kessler's probe-tone ratings: how well each pitch class above the tonic fits.
@@ -14,26 +14,13 @@ PROFILES = {
     "major": (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88),
     "minor": (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17),
 }
-LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-KEY_NAME = re.compile(r"^\s*([A-Ga-g])([#b]?)\s*(major|minor|maj|min|m)?\s*$", re.IGNORECASE)
-
-
-def parse_key(key_name: str) -> tuple[int, str]:
-    """Tonic pitch class (C = 0) and mode ('major' or 'minor') of a name such as "A minor",
-    "F# major", "Bb minor" or "Ebm"; ValueError for anything else."""
-    match = KEY_NAME.match(key_name)
-    if not match:
-        raise ValueError(f'unknown key {key_name!r}: give a key like "A minor" or "F# major"')
-    letter, accidental, mode = match.groups()
-    tonic = (LETTERS[letter.upper()] + {"#": 1, "b": -1, "": 0}[accidental]) % 12
-    minor = mode is not None and mode.lower() in ("minor", "min", "m")
-    return tonic, "minor" if minor else "major"
 
 
 def key_shift(notes: Sequence[MelodyNote], key_name: str) -> int:
     """Semitones (-6..5) that best fit `notes` into the key: the shift whose duration-weighted
     pitch-class histogram correlates best with the key's profile (the smaller move on a tie)."""
-    tonic, mode = parse_key(key_name)
+    key = parse_key(key_name)
+    tonic, mode = key.tonic, key.mode
     histogram = _pitch_classes(notes)
     if not histogram.any():
         return 0
@@ -63,8 +50,6 @@ def transpose_to_key(notes: Sequence[MelodyNote], key_name: str) -> list[MelodyN
     shift = key_shift(notes, key_name)
     return [MelodyNote(note.start, note.end, note.pitch + shift) for note in notes]
 
-
-NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
 def estimate_key(chroma: np.ndarray) -> str:

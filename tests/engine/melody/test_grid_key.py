@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bridge.keys import Key, parse_key
 from engine.melody.grid import fit_to_grid, quantize
-from engine.melody.key import key_shift, melody_key, parse_key, transpose_to_key
+from engine.melody.key import key_shift, melody_key, transpose_to_key
 from engine.melody.tokens import MelodyNote as Note
 
 
@@ -82,10 +83,12 @@ def test_a_tune_given_without_a_key_is_heard_in_its_own() -> None:
 
 def test_key_names() -> None:
     """Names as the bridge writes them, and a few shorthands; nonsense is refused."""
-    assert parse_key("A minor") == (9, "minor")
-    assert parse_key("F# major") == (6, "major")
-    assert parse_key("bb minor") == (10, "minor")
-    assert parse_key("Ebm") == (3, "minor")
-    assert parse_key("B") == (11, "major")
+    assert parse_key("A minor") == Key(9, "minor")
+    assert parse_key("F# major") == Key(6, "major")
+    assert parse_key("bb minor") == Key(10, "minor")
+    assert parse_key("Ebm") == Key(3, "minor")
+    assert parse_key("B") == Key(11, "major")
+    assert parse_key("Cb major") == Key(11, "major")  # enharmonic: no crash downstream
+    assert parse_key("E flat minor") == parse_key("E♭m") == Key(3, "minor")
     with pytest.raises(ValueError, match='like "A minor"'):
         parse_key("H dorian")
