@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
-from engine.timing import clip_samples, loop_tail_samples
+from bridge.timing import clip_samples, loop_tail_samples
 
 
 def fit_clip(

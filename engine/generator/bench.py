@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from bridge.messages import Generate
+from bridge.timing import clip_seconds
 from engine.generation import Generator
-from engine.timing import clip_seconds
 
 BPM, BARS = 120.0, 8
 PROMPT = "dusty lo-fi drums and mellow rhodes"

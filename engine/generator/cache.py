@@ -27,11 +27,11 @@ import torch
 from tqdm import tqdm
 
 from bridge.atomic import atomic_write, atomic_write_bytes
+from bridge.timing import quarters_per_bar
 from engine.codec.model import Codec
 from engine.generator import semantic
 from engine.generator.conditions import key_index
 from engine.mulan.api import MulanConditioner
-from engine.timing import quarters_per_bar
 
 STEM_KINDS = ("drums", "bass", "keys", "guitar", "strings", "pad", "lead")  # corpus family names
 SAMPLE_RATE = 32000

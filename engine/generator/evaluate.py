@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from bridge.messages import Generate
+from bridge.timing import clip_seconds, loop_tail_seconds
 from engine.generation import GeneratedAudio, Generator
 from engine.generator.prompts import PROMPTS, EvalPrompt
 from engine.melody.key import estimate_key
 from engine.render_output import fit_clip
-from engine.timing import clip_seconds, loop_tail_seconds
 
 SAMPLE_RATE = 44100
 SILENT_DB = -50.0
@@ -228,13 +228,19 @@ def estimate_tempo(onsets: np.ndarray, prior_bpm: float | None = None) -> float:
     return float(np.atleast_1d(tempo)[0])
 
 
-def estimate_audio_key(mono: np.ndarray) -> str:
-    """The Krumhansl-Kessler key of the CQT chroma of mono audio's harmonic part: drum hits
-    otherwise smear every pitch class (on 80 corpus mixes 0.56 right against 0.49)."""
+def harmonic_chroma(mono: np.ndarray) -> np.ndarray:
+    """(12,) CQT chroma (C first) of mono audio's harmonic part at SAMPLE_RATE, summed over
+    time: drum hits otherwise smear every pitch class."""
     import librosa
 
     harmonic = librosa.effects.harmonic(mono)
-    return estimate_key(librosa.feature.chroma_cqt(y=harmonic, sr=SAMPLE_RATE).sum(axis=1))
+    return librosa.feature.chroma_cqt(y=harmonic, sr=SAMPLE_RATE).sum(axis=1)
+
+
+def estimate_audio_key(mono: np.ndarray) -> str:
+    """The Krumhansl-Kessler key of ``harmonic_chroma`` (on 80 corpus mixes 0.56 right against
+    0.49 for the chroma of the whole mix)."""
+    return estimate_key(harmonic_chroma(mono))
 
 
 def tempo_and_key(mix: np.ndarray, bpm: float) -> dict:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from bridge.errors import ErrorCode, ProtocolError
 from bridge.messages import Generate
+from bridge.timing import quarters_per_bar
 from engine.melody.tokens import MelodyNote
-from engine.timing import quarters_per_bar
 
 
 def request_melody(request: Generate) -> list[MelodyNote]:

@@ -39,13 +39,13 @@ from bridge.messages import (
     Request,
     Status,
 )
+from bridge.timing import clip_seconds, loop_tail_seconds
 from bridge.version import STEMLOOM_VERSION
 from engine.generation import Generator, JobCancelled, NoTrainedModel
 from engine.model_store import load_generator
 from engine.render_output import fit_clip
 from engine.server.jobs import Job, JobBook
 from engine.server.library import METADATA_NAME, ClipLibrary, OutsideLibrary
-from engine.timing import clip_seconds, loop_tail_seconds
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import soundfile as sf
 from bridge.client import EngineClient
 from bridge.errors import ErrorCode, ProtocolError
 from bridge.messages import Ack, Done, Fail, Generate, Preview, Progress
-from engine.timing import clip_samples
+from bridge.timing import clip_samples
 from stemloom.local_engine import LocalEngine
 from tests.conftest import library_files
 
