@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -39,6 +40,19 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     mulan.add_argument("--weights", help="MuLan weights folder (default: the shipped one)")
     mulan.add_argument("--json", action="store_true", help="print JSON only")
     mulan.set_defaults(func=_mulan)
+    words = sub.add_parser(
+        "words", help="the request reader on producers' prompts: per-field accuracy",
+        description="Reads each prompt of a frozen hand-written set (evals/prompt_words.jsonl) "
+        "and scores tempo, key, meter, bars, stems and exclusions against its targets, and "
+        "whether bad input is refused. No engine, no model.")
+    words.add_argument("--set", type=Path, default=None, help="the JSONL prompt set "
+                       "(default: evals/prompt_words.jsonl)")
+    words.add_argument("--split", choices=("dev", "test", "all"), default="all",
+                       help="the half the rules were worked out on (dev), the other (test), "
+                       "or both (default)")
+    words.add_argument("--failures", action="store_true", help="list every prompt read wrong")
+    words.add_argument("--json", action="store_true", help="print JSON only")
+    words.set_defaults(func=_words)
     generate = sub.add_parser(
         "generate", help="the generator: tempo, key, stems, MuLan score, loop seams",
         description="Generates a fixed prompt set worded unlike the training captions and "
@@ -147,3 +161,27 @@ def _melody(args: argparse.Namespace) -> int:
 def _nothing_yet(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return 2
+
+
+def _words(args: argparse.Namespace) -> int:
+    from stemloom.words_eval import DEFAULT_SET, failures, judge, load_set, summarize
+
+    verdicts = [judge(row) for row in load_set(args.set or DEFAULT_SET, args.split)]
+    report = {"split": args.split, "summary": summarize(verdicts)}
+    if args.failures:
+        report["failures"] = failures(verdicts)
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 0
+    summary = report["summary"]
+    print(f"{summary['prompts']} prompts ({args.split}): {summary['good']} good, "
+          f"{summary['bad']} bad input")
+    for name, share in summary["field_accuracy"].items():
+        print(f"  {name:<15} {share:.3f}")
+    for name in ("all_fields_right", "genre_tempo_in_range", "stems_precision",
+                 "stems_recall", "bad_input_refused", "good_input_refused"):
+        print(f"  {name:<22} {summary[name]}")
+    for row in report.get("failures", []):
+        print(f"\n{row['id']}: {row['prompt']}\n  wrong {row['wrong']}\n  read {row['read']}"
+              f"\n  want {row['want']}")
+    return 0

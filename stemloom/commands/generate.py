@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import json
 import sys
 import time
 import uuid
@@ -18,12 +19,12 @@ from bridge.client import EngineClient, EngineUnreachable
 from bridge.errors import ProtocolError
 from bridge.listener import DEFAULT_PORT
 from bridge.messages import Done, Generate, Progress
+from bridge.words import DEFAULT_STEMS, Resolved, resolve_request
 from plugin_host.daw import LIVE_DAWS, DawAdapter, adapter_names
 from plugin_host.genre_presets import GenrePreset, PresetError, load_preset
 from stemloom.commands.common import add_engine_address, connect, default_library, fail
 from stemloom.local_engine import LocalEngine
 
-DEFAULT_STEMS = ("drums", "bass", "keys", "lead")
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register ``generate``."""
@@ -41,18 +42,28 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         "and every option left out; a DAW session's tempo and meter come first")
     parser.add_argument("--no-effects", action="store_true",
                         help="place the stems without the preset's effect chains")
+    # What these leave out comes from the DAW session, then the prompt's words ("126 bpm",
+    # "in Gm", "6/8", "16 bars", "no drums": docs/prompt-words.md), the preset, the genre.
     parser.add_argument("--bpm", type=float, default=None,
-                        help="tempo (default: the DAW session's, else the preset's, else 120)")
-    parser.add_argument("--bars", type=int, default=None, help="length (default: 8)")
+                        help="tempo (default: the DAW session's, else the prompt's, else the "
+                        "preset's or genre's, else 120)")
+    parser.add_argument("--bars", type=int, default=None,
+                        help="length (default: the prompt's, else 8)")
     parser.add_argument("--time-signature", default=None,
-                        help="meter such as 3/4 (default: the DAW session's, else 4/4)")
-    parser.add_argument("--key", default=None, help='e.g. "A minor" (default: model chooses)')
+                        help="meter such as 3/4 (default: the DAW session's, else the "
+                        "prompt's, else 4/4)")
+    parser.add_argument("--key", default=None,
+                        help='e.g. "A minor" (default: the prompt\'s, else the model chooses)')
     parser.add_argument(
         "--stems",
         default=None,
-        help=f"comma-separated, from {', '.join(limits.STEM_NAMES)} "
-        f"(default: {','.join(DEFAULT_STEMS)})",
+        help=f"comma-separated, from {', '.join(limits.STEM_NAMES)} (default: the "
+        f"instruments the prompt names, else its genre's, else {','.join(DEFAULT_STEMS)})",
     )
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the resolved request and where each field came from; "
+                        "start no engine, make nothing")
+    parser.add_argument("--json", action="store_true", help="with --dry-run: as JSON")
     parser.add_argument("--seed", type=int, default=-1)
     parser.add_argument("--variations", type=int, default=1)
     parser.add_argument("--melody", default="", help="a hum (audio) or MIDI file to follow")
@@ -111,15 +122,27 @@ def _generate(args: argparse.Namespace) -> int:
             return fail(str(exc))
     elif not args.prompt.strip():
         return fail("give a prompt, or a preset with --preset NAME ('stemloom presets list')")
+    words = args.prompt
+    try:
+        resolved = _resolve(args, words, preset)
+    except ValueError as exc:  # WordsError, or an explicit key that names none
+        return fail(f"cannot read the request: {exc}")
     adapter = None
     if args.daw:
         if args.daw not in LIVE_DAWS and args.dest is None:
             return fail(f"--daw {args.daw} needs --dest (the session folder or file)")
-        try:
-            adapter = _open_session(args, preset)
-        except (OSError, ValueError, RuntimeError) as exc:
-            return fail(f"cannot open the {args.daw} session: {exc}")
-    _fill_from_preset(args, preset)
+        if not (args.dry_run and args.daw not in LIVE_DAWS and not args.dest.exists()):
+            try:
+                adapter, session = _open_session(args, resolved)
+            except (OSError, ValueError, RuntimeError) as exc:
+                return fail(f"cannot open the {args.daw} session: {exc}")
+            resolved = _resolve(args, words, preset, session)
+    if args.dry_run:
+        _print_resolved(resolved, args.json)
+        return 0
+    for note in resolved.notes:
+        print(f"Note: {note}")
+    _fill_request_fields(args, resolved, preset)
     try:
         request = Generate(
             request_id=f"gen-{uuid.uuid4().hex[:12]}",
@@ -190,18 +213,49 @@ def _absolute(path: str) -> str:
     return str(Path(path).resolve()) if path else ""
 
 
-def _fill_from_preset(args: argparse.Namespace, preset: GenrePreset | None) -> None:
-    """Fill what the user (and the DAW session) left out from ``preset``, else the defaults."""
+def _resolve(args: argparse.Namespace, words: str, preset: GenrePreset | None,
+             session: dict | None = None) -> Resolved:
+    """The request's musical fields: the flags, then the DAW ``session``, the words, the
+    preset, the genre the words name, the defaults."""
+    explicit = {"bpm": args.bpm, "bars": args.bars, "time_signature": args.time_signature,
+                "key": args.key,
+                "stems": [s.strip() for s in args.stems.split(",") if s.strip()]
+                if args.stems else None}
+    chosen = None
+    if preset is not None:
+        chosen = {"bpm": preset.bpm, "bars": preset.bars, "key": preset.key or None,
+                  "time_signature": preset.time_signature, "stems": preset.stems}
+    return resolve_request(words, explicit=explicit, session=session, preset=chosen)
+
+
+def _fill_request_fields(args: argparse.Namespace, resolved: Resolved,
+                         preset: GenrePreset | None) -> None:
+    """Put the resolved fields where the request is built from (the preset's prompt before
+    the producer's words: MuLan hears both, unchanged)."""
     if preset is not None:
         args.prompt = preset.full_prompt(args.prompt)
-    args.bpm = args.bpm or (preset.bpm if preset else 120.0)
-    if args.bars is None:
-        args.bars = preset.bars if preset else 8
-    args.time_signature = args.time_signature or (preset.time_signature if preset else "4/4")
-    if args.key is None:
-        args.key = preset.key if preset else ""
-    if args.stems is None:
-        args.stems = ",".join(preset.stems if preset else DEFAULT_STEMS)
+    args.bpm, args.bars, args.key = resolved.bpm, resolved.bars, resolved.key
+    args.time_signature, args.stems = resolved.time_signature, ",".join(resolved.stems)
+
+
+def _print_resolved(resolved: Resolved, as_json: bool) -> None:
+    """The request a dry run would send, each field with its source."""
+    if as_json:
+        print(json.dumps(resolved.to_json(), indent=2))
+        return
+    values = {"bpm": f"{resolved.bpm:g}", "bars": str(resolved.bars),
+              "time_signature": resolved.time_signature,
+              "key": resolved.key or "(the model chooses)", "stems": ",".join(resolved.stems)}
+    for name, value in values.items():
+        words = resolved.words.get(name)
+        origin = f"{resolved.sources[name]}" + (f": {words!r}" if words else "")
+        print(f"  {name:<15} {value:<22} from {origin}")
+    if resolved.genre:
+        print(f"  genre           {resolved.genre}")
+    if resolved.feel:
+        print(f"  feel            {', '.join(resolved.feel)}")
+    for note in resolved.notes:
+        print(f"Note: {note}")
 
 
 def _effects_to_apply(args: argparse.Namespace, preset: GenrePreset | None) -> dict[str, str]:
@@ -218,24 +272,24 @@ def _effects_to_apply(args: argparse.Namespace, preset: GenrePreset | None) -> d
     return effects
 
 
-def _open_session(args: argparse.Namespace, preset: GenrePreset | None) -> DawAdapter:
-    """Open the DAW target and fill tempo, meter and rate the user left out from the
-    session, so the clips fit it (an existing session keeps its own; a new one takes ours,
-    or the preset's)."""
+def _open_session(args: argparse.Namespace, resolved: Resolved) -> tuple[DawAdapter, dict]:
+    """Open the DAW target, and the tempo and meter of the session as it was (none for a
+    session this call creates: it takes the resolved request's). Fills the sample rate the
+    user left out from the session, so the clips fit it."""
     from plugin_host.placement import open_adapter
 
     new = args.daw not in LIVE_DAWS and not args.dest.exists()
-    bpm = args.bpm or (preset.bpm if preset and new else None)
-    signature = args.time_signature or (preset.time_signature if preset and new else None)
-    meter = tuple(int(p) for p in signature.split("/")) if signature else None
-    adapter = open_adapter(args.daw, args.dest, bpm=bpm, time_signature=meter,
+    meter = tuple(int(p) for p in resolved.time_signature.split("/"))
+    adapter = open_adapter(args.daw, args.dest,
+                           bpm=args.bpm or (resolved.bpm if new else None),
+                           time_signature=(meter if args.time_signature or new else None),
                            sample_rate=args.sample_rate)
-    session = adapter.session_info()
-    args.bpm = args.bpm or session.bpm
-    args.time_signature = args.time_signature or "/".join(map(str, session.time_signature))
-    if args.sample_rate is None and session.sample_rate in limits.SAMPLE_RATES:
-        args.sample_rate = session.sample_rate
-    return adapter
+    info = adapter.session_info()
+    if args.sample_rate is None and info.sample_rate in limits.SAMPLE_RATES:
+        args.sample_rate = info.sample_rate
+    if new:
+        return adapter, {}
+    return adapter, {"bpm": info.bpm, "time_signature": "/".join(map(str, info.time_signature))}
 
 
 @contextlib.contextmanager
