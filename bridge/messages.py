@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from bridge import limits
+from bridge.errors import ErrorCode, ProtocolError
+from bridge.keys import parse_key
 from bridge.schema import Check, Message, decode, encode, register, spec
+from bridge.words import WordsError, resolve_request
 
 PROTOCOL_VERSION = 1
 PREFIX = "/stemloom"
@@ -37,7 +40,6 @@ class JobStatus(StrEnum):
 
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_KEY = re.compile(r"^(|[A-G][#b]? (major|minor))$")
 _METER = re.compile(r"^(\d{1,2})/(2|4|8|16)$")
 
 
@@ -94,7 +96,13 @@ def _time_signature(value: str) -> str | None:
 
 
 def _key(value: str) -> str | None:
-    return None if _KEY.match(value) else 'must be empty or like "C major", "F# minor", "Bb minor"'
+    if not value:
+        return None
+    try:
+        parse_key(value)
+    except ValueError:
+        return 'must be empty or like "C major", "F# minor", "Bb minor"'
+    return None
 
 
 def _seed(value: int) -> str | None:
@@ -204,6 +212,25 @@ class Generate(Request):
         1, doc="Make this many candidates per variation and keep the one MuLan rates closest "
         "to the prompt.", check=_between(1, limits.MAX_BEST_OF),
     )
+
+    # Fields a client may leave out for the prompt's words to set (docs/prompt-words.md).
+    FROM_WORDS: ClassVar[tuple[str, ...]] = ("bpm", "bars", "time_signature", "key", "stems")
+
+    @classmethod
+    def fill_absent(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """Tempo, bars, meter, key and stems left out are read from the prompt (then its
+        genre, then the defaults); the fields sent win. Contradictory words are refused."""
+        absent = [name for name in cls.FROM_WORDS if name not in values]
+        if not absent or not isinstance(values.get("prompt"), str):
+            return values
+        sent = {name: values[name] for name in cls.FROM_WORDS if name in values}
+        try:
+            resolved = resolve_request(values["prompt"][: limits.MAX_PROMPT_CHARS],
+                                       explicit=sent)
+        except (WordsError, ValueError) as error:
+            raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"prompt: {error}",
+                                values.get("request_id", "")) from None
+        return {**values, **{name: getattr(resolved, name) for name in absent}}
 
 
 @register

@@ -51,6 +51,12 @@ class Message:
     ADDRESS: ClassVar[str]
     request_id: str = spec(doc="Client-chosen id; every reply echoes it.")
 
+    @classmethod
+    def fill_absent(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """The decoded fields with those the sender left out filled from the ones it sent,
+        where the protocol says how (``Generate`` reads them from its prompt); as is here."""
+        return values
+
     def validate(self) -> None:
         """Raise ProtocolError(BAD_ARGUMENT) if a field fails its check."""
         for f in _fields(type(self)):
@@ -141,9 +147,10 @@ def _decode_args(address: str, args: list[Any], request_id: str) -> Message:
         raise ProtocolError(
             ErrorCode.MISSING_ARGUMENT, "the first argument must be the request id (a string)"
         )
-    values = _decode_pairs(cls, args[1:], request_id)
+    values = cls.fill_absent({"request_id": request_id,
+                              **_decode_pairs(cls, args[1:], request_id)})
     try:
-        message = cls(request_id=request_id, **values)
+        message = cls(**values)
     except TypeError as exc:  # a required field is absent
         missing = [
             f.name
@@ -217,6 +224,9 @@ def _coerce(name: str, kind: Any, raw: Any, request_id: str) -> Any:
     if kind is int:
         if isinstance(raw, int) and not isinstance(raw, bool):
             return raw
+        # Max, TouchOSC and JavaScript send whole numbers as floats ("bars 2.0").
+        if isinstance(raw, float) and raw.is_integer() and abs(raw) < 2**31:
+            return int(raw)
         raise wrong("an integer")
     if kind is float:
         if isinstance(raw, int | float) and not isinstance(raw, bool):

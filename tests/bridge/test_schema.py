@@ -33,8 +33,23 @@ def _raw(address: str, *args) -> bytes:
 
 
 def test_keys_in_any_order_and_defaults_fill_in() -> None:
-    message = decode(_raw("/stemloom/generate", "r1", "bars", 4, "prompt", "jazz trio", "bpm", 96))
-    assert message == Generate(request_id="r1", prompt="jazz trio", bars=4, bpm=96.0)
+    message = decode(_raw("/stemloom/generate", "r1", "bars", 4, "prompt", "a tune", "bpm", 96))
+    assert message == Generate(request_id="r1", prompt="a tune", bars=4, bpm=96.0)
+
+
+def test_fields_left_out_are_read_from_the_prompt() -> None:
+    """An OSC client that sends only a prompt gets what its words say; what it sends wins."""
+    prompt = "acid house, 126 bpm, Gm, squelchy 303 line, crisp hats, in 3"
+    message = decode(_raw("/stemloom/generate", "r1", "prompt", prompt, "bars", 2.0))
+    assert (message.bpm, message.key, message.stems) == (126.0, "G minor", ("bass", "drums"))
+    assert (message.time_signature, message.bars) == ("3/4", 2)
+    sent = decode(_raw("/stemloom/generate", "r2", "prompt", prompt, "bpm", 120.0, "key", ""))
+    assert (sent.bpm, sent.key) == (120.0, "")  # "": the client lets the model choose
+    jazz = decode(_raw("/stemloom/generate", "r3", "prompt", "jazz trio"))
+    assert jazz.stems == ("drums", "bass", "keys")  # the genre fills what the words leave out
+    with pytest.raises(ProtocolError) as caught:
+        decode(_raw("/stemloom/generate", "r4", "prompt", "no drums, heavy drums"))
+    assert caught.value.request_id == "r4" and "prompt:" in caught.value.message
 
 
 @pytest.mark.parametrize(
@@ -44,7 +59,7 @@ def test_keys_in_any_order_and_defaults_fill_in() -> None:
         (("r1",), ErrorCode.MISSING_ARGUMENT, "prompt"),
         (("r1", "prompt"), ErrorCode.BAD_ARGUMENT, "pairs"),
         (("r1", "prompt", "x", "bars", "8"), ErrorCode.BAD_ARGUMENT, "integer"),
-        (("r1", "prompt", "x", "bars", 8.0), ErrorCode.BAD_ARGUMENT, "integer"),
+        (("r1", "prompt", "x", "bars", 8.5), ErrorCode.BAD_ARGUMENT, "integer"),
         (("r1", "prompt", "x", "bars", 0), ErrorCode.BAD_ARGUMENT, "bars"),
         (("r1", "prompt", "x", "bpm", 1000.0), ErrorCode.BAD_ARGUMENT, "bpm"),
         (("r1", "prompt", "x", "bpm", float("nan")), ErrorCode.BAD_ARGUMENT, "finite"),
