@@ -60,6 +60,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help=f"comma-separated, from {', '.join(limits.STEM_NAMES)} (default: the "
         f"instruments the prompt names, else its genre's, else {','.join(DEFAULT_STEMS)})",
     )
+    parser.add_argument("--session-bpm", type=float, default=None, metavar="BPM",
+                        help="the DAW session's tempo, for scripts inside a DAW that read it "
+                        "themselves: it beats the prompt's, which is reported if it differs")
+    parser.add_argument("--session-time-signature", default=None, metavar="METER",
+                        help="the DAW session's meter, as --session-bpm")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the resolved request and where each field came from; "
                         "start no engine, make nothing")
@@ -123,8 +128,9 @@ def _generate(args: argparse.Namespace) -> int:
     elif not args.prompt.strip():
         return fail("give a prompt, or a preset with --preset NAME ('stemloom presets list')")
     words = args.prompt
+    given = {"bpm": args.session_bpm, "time_signature": args.session_time_signature}
     try:
-        resolved = _resolve(args, words, preset)
+        resolved = _resolve(args, words, preset, given)
     except ValueError as exc:  # WordsError, or an explicit key that names none
         return fail(f"cannot read the request: {exc}")
     adapter = None
@@ -136,7 +142,7 @@ def _generate(args: argparse.Namespace) -> int:
                 adapter, session = _open_session(args, resolved)
             except (OSError, ValueError, RuntimeError) as exc:
                 return fail(f"cannot open the {args.daw} session: {exc}")
-            resolved = _resolve(args, words, preset, session)
+            resolved = _resolve(args, words, preset, {**given, **session})
     if args.dry_run:
         _print_resolved(resolved, args.json)
         return 0

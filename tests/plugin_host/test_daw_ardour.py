@@ -7,6 +7,7 @@ tool, hang, retry, Lua quoting) run everywhere; the rest skip when Ardour is not
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import stat
@@ -30,6 +31,7 @@ from plugin_host.daw.ardour_run import (
     run_lua,
 )
 from plugin_host.daw.ardour_session import SessionFile, locate_session
+from stemloom.cli import main as stemloom_main
 
 needs_ardour = pytest.mark.skipif(shutil.which("ardour7-lua") is None
                                   or shutil.which("ardour7-export") is None,
@@ -192,23 +194,34 @@ def test_a_failed_new_session_leaves_nothing_behind(tmp_path: Path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]
 
 
-@needs_ardour
-def test_the_action_script_runs_with_a_stubbed_gui(tmp_path: Path) -> None:
-    """The GUI script, run in ardour7-lua on a real session; dialog, editor and stemloom faked.
+NOTE_132 = ("the prompt says 132 BPM ('132 bpm'); the DAW session's 100 BPM is used so the "
+            "clips fit its grid")
 
-    What cannot run here is Ardour's GUI itself: the dialog and Editor:do_import.
-    """
+
+def _run_action_script(tmp_path: Path, answers: list[dict[str, str]]
+                       ) -> tuple[list[list[str]], list[list[str]]]:
+    """Run the GUI action script once per dialog answer in ardour7-lua, on a real session at
+    100 BPM in 3/4; the dialog, the editor and ``stemloom`` are faked. Returns what the
+    harness emitted (one run after the other) and each ``stemloom`` argv."""
     ArdourAdapter(tmp_path / "gui", bpm=100, time_signature=(3, 4)).commit()
     args = tmp_path / "args.txt"
+    # The fake stemloom logs its argv, prints notes as the real one does, and leaves a
+    # folder session with two stems at --dest (its last argument).
     fake_stemloom = _executable(tmp_path / "stemloom", f"""#!/bin/sh
-printf '%s\\n' "$@" > {args}
+printf '%s\\n' "$@" ---- >> {args}
+echo "Note: {NOTE_132}"
+echo "Job done in 1.0 s"
+echo "Note: the prompt says 6/8; the DAW session's 3/4 is used"
 for dest; do :; done
 mkdir -p "$dest"
 echo '{{"tracks": [{{"clips": [{{"file": "a_drums.wav"}}]}},' > "$dest/session.json"
 echo '{{"clips": [{{"file": "a_bass.wav"}}]}}]}}' >> "$dest/session.json"
 """)
-    harness = (tmp_path / "harness.lua")
-    harness.write_text(f"""
+    runs = "\n".join(
+        "answer = {" + ", ".join(f"{key} = {lua_literal(value)}" for key, value in
+                                 {**answer, "command": fake_stemloom}.items()) + "}\n"
+        "emit ('run')\nfactory () ()" for answer in answers)
+    harness = f"""
 function ardour (meta) assert (meta.type == "EditorAction") end
 start_engine (48000)
 local real = load_session ({lua_literal(str(tmp_path / "gui"))}, "gui")
@@ -217,38 +230,120 @@ Session = setmetatable ({{}}, {{ __index = function (_, key)
   if key == "transport_sample" then return function () return 96000 end end
   return function (_, ...) return real[key] (real, ...) end
 end }})
-LuaDialog = {{ MessageType = {{}}, ButtonType = {{}},
-  Message = function (_, text) error ("the script reported: " .. text) end,
+LuaDialog = {{ MessageType = {{ Info = "info", Error = "error" }}, ButtonType = {{}},
+  Message = function (_, text, kind) return {{ run = function ()
+    emit ("message", kind, (text:gsub ("\\n", "|"))) end }} end,
   Dialog = function (title, fields) return {{ run = function ()
-    return {{ prompt = "it's a test", bars = 4, stems = "drums,bass",
-              command = {lua_literal(fake_stemloom)} }} end }} end }}
+    for _, field in ipairs (fields) do
+      if field.key then emit ("field", field.key, field.title, field.default) end
+    end
+    return answer end }} end }}
 Editing = {{}}
 Editor = {{ do_import = function (_, paths, _, _, _, _, _, at)
   for path in paths:iter () do emit ("import", path) end
   emit ("at", at:samples ())
 end }}
 dofile ({lua_literal(str(SCRIPTS / "stemloom_generate.lua"))})
-factory () ()
+{runs}
 close_session ()
 emit ("done")
-""")
+"""
     prelude = (SCRIPTS / "prelude.lua").read_text()
     script = tmp_path / "run.lua"
-    script.write_text(prelude + harness.read_text())
+    script.write_text(prelude + harness)
     result = subprocess.run(["ardour7-lua", str(script)], capture_output=True, text=True,
                             timeout=60, env={"XDG_CONFIG_HOME": str(tmp_path / "cfg"),
                                              "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
     lines = [line.split("\t")[1:] for line in result.stdout.splitlines()
              if line.startswith("STEMLOOM\t")]
     assert ["done"] in lines, result.stdout + result.stderr
-    imports = [line[1] for line in lines if line[0] == "import"]
+    sent = args.read_text().split("----\n") if args.exists() else [""]
+    return lines, [argv.splitlines() for argv in sent[:-1]]
+
+
+def _per_run(lines: list[list[str]]) -> list[list[list[str]]]:
+    runs: list[list[list[str]]] = []
+    for line in lines:
+        if line == ["run"]:
+            runs.append([])
+        elif runs and line != ["done"]:
+            runs[-1].append(line)
+    return runs
+
+
+@needs_ardour
+def test_the_action_script_runs_with_a_stubbed_gui(tmp_path: Path) -> None:
+    """The GUI script, run in ardour7-lua on a real session; dialog, editor and stemloom faked.
+
+    What cannot run here is Ardour's GUI itself: the dialog and Editor:do_import.
+    """
+    prompt = 'it\'s a "quoted" test, 132 bpm'
+    lines, (sent,) = _run_action_script(tmp_path, [
+        {"prompt": f" {prompt} ", "bars": " 4 ", "stems": "drums,bass"}])
+    (run,) = _per_run(lines)
+    fields = [line[1:] for line in run if line[0] == "field"]
+    assert fields == [["prompt", "Prompt", ""], ["bars", "Bars (empty: from the prompt)", ""],
+                      ["stems", "Stems (empty: from the prompt)", ""],
+                      ["command", "Stemloom command", "stemloom"]]
+    imports = [line[1] for line in run if line[0] == "import"]
     assert [Path(p).name for p in imports] == ["a_drums.wav", "a_bass.wav"]
-    assert ["at", "96000"] in lines
-    sent = args.read_text().splitlines()
-    assert sent[:2] == ["generate", "it's a test"]
-    assert " ".join(sent[2:12]) == ("--bpm 100.0000 --bars 4 --time-signature 3/4 "
-                                    "--stems drums,bass --daw folder")
+    assert ["at", "96000"] in run
+    assert sent[:2] == ["generate", prompt]
+    assert " ".join(sent[2:12]) == ("--session-bpm 100.0000 --session-time-signature 3/4 "
+                                    "--bars 4 --stems drums,bass --daw folder")
     assert sent[12] == "--dest" and Path(imports[0]).parent == Path(sent[13])
+    assert len(sent) == 14
+    # After the import, what stemloom noted about the prompt is shown.
+    assert run[-1] == ["message", "info", NOTE_132 + "|the prompt says 6/8; the DAW session's "
+                       "3/4 is used"]
+    assert run.index(["at", "96000"]) < len(run) - 1
+
+
+@needs_ardour
+def test_the_action_script_leaves_empty_bars_and_stems_to_the_prompt(tmp_path: Path) -> None:
+    lines, sent = _run_action_script(tmp_path, [
+        {"prompt": "acid house, 132 bpm, Gm, 303 line, crisp hats", "bars": "", "stems": " "},
+        {"prompt": "dub techno", "bars": "16", "stems": ""},
+        {"prompt": "dub techno", "bars": "", "stems": "pads, bass"},
+        {"prompt": "pads", "bars": "4.5", "stems": ""},
+        {"prompt": "pads", "bars": "eight", "stems": ""},
+        {"prompt": "  ", "bars": "", "stems": ""},
+    ])
+    runs = _per_run(lines)
+    assert [argv[:2] for argv in sent] == [
+        ["generate", "acid house, 132 bpm, Gm, 303 line, crisp hats"],
+        ["generate", "dub techno"], ["generate", "dub techno"]]
+    assert [argv[2:-2] for argv in sent] == [
+        ["--session-bpm", "100.0000", "--session-time-signature", "3/4", "--daw", "folder"],
+        ["--session-bpm", "100.0000", "--session-time-signature", "3/4", "--bars", "16",
+         "--daw", "folder"],
+        ["--session-bpm", "100.0000", "--session-time-signature", "3/4",
+         "--stems", "pads, bass", "--daw", "folder"]]
+    assert all(argv[-2] == "--dest" for argv in sent)
+    for run in runs[:3]:
+        assert len([line for line in run if line[0] == "import"]) == 2
+        assert run[-1][:2] == ["message", "info"] and NOTE_132 in run[-1][2]
+    for run in runs[3:5]:  # a bad length runs nothing and says why
+        assert [line[:2] for line in run if line[0] != "field"] == [["message", "error"]]
+        assert "whole number" in run[-1][2]
+    assert [line for line in runs[5] if line[0] != "field"] == []  # no prompt: nothing
+
+
+@needs_ardour
+def test_the_action_script_command_line_is_one_the_cli_takes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The script's argv, given to the real CLI as a dry run: the session's tempo and meter
+    are used, the rest comes from the words."""
+    _, (sent,) = _run_action_script(tmp_path, [
+        {"prompt": "acid house, 132 bpm, Gm, 16 bars, 303 line, crisp hats", "bars": "",
+         "stems": ""}])
+    sent[sent.index("--dest") + 1] = str(tmp_path / "not-there")  # a dry run opens nothing
+    assert stemloom_main([*sent, "--dry-run", "--json"]) == 0
+    resolved = json.loads(capsys.readouterr().out)
+    assert {key: resolved[key] for key in ("bpm", "time_signature", "bars", "key", "stems")} == {
+        "bpm": 100, "time_signature": "3/4", "bars": 16, "key": "G minor",
+        "stems": ["bass", "drums"]}
+    assert any("132 BPM" in note and "100 BPM" in note for note in resolved["notes"])
 
 
 @needs_ardour

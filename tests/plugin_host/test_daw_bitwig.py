@@ -2,7 +2,8 @@
 
 Bitwig Studio cannot run here (licence, GUI); the fake (``fakes/bitwig_host.js``) answers the
 API calls the extension makes and records them, and feeds it engine replies, so the tests
-check the OSC request, the reply handling and the tracks and files it inserts.
+check the OSC request (bars and stems left out when unset, so the engine reads them from the
+prompt), the reply handling and the tracks and files it inserts.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ Call = list[Any]
 SETTINGS = {"prompt": "  warm tape pads ", "stems": "pads, bass", "bars": 4}
 TRANSPORT = {"tempo": 96.5, "numerator": 7, "denominator": 8, "position": 18.25}
 DONE = ["/stemloom/done", "$job", "bpm", 96.5, "bars", 4, "time_signature", "7/8",
-        "stems.pads", "/lib/job/pads.wav", "stems.bass", "/lib/job/bass.wav"]
+        "key", "D minor", "stems.pads", "/lib/job/pads.wav", "stems.bass", "/lib/job/bass.wav"]
 
 
 def _run(scenario: dict[str, Any]) -> list[Call]:
@@ -39,14 +40,23 @@ def _named(calls: list[Call], name: str) -> list[Call]:
     return [call[1:] for call in calls if call[0] == name]
 
 
+def _sent(calls: list[Call]) -> dict[str, Any]:
+    """The fields of the one /stemloom/generate the extension sent."""
+    ((address, job, *fields),) = _named(calls, "OscConnection.sendMessage")
+    assert address == "/stemloom/generate" and job.startswith("bitwig-")
+    return dict(zip(fields[::2], fields[1::2], strict=True))
+
+
 def test_init_declares_the_extension_settings_and_osc() -> None:
     calls = _run({})
     assert _named(calls, "loadAPI") == [[18]]
     ((vendor, name, _, uuid, _),) = _named(calls, "defineController")
     assert (vendor, name, len(uuid)) == ("Stemloom", "Stemloom", 36)
     assert _named(calls, "defineMidiPorts") == [[0, 0]]
-    assert [c[0] for c in _named(calls, "getStringSetting")] == ["Prompt", "Stems"]
-    assert _named(calls, "getNumberSetting") == [["Bars", "Stemloom", 1, 64, 1, "bars", 8]]
+    assert _named(calls, "getStringSetting") == [
+        ["Prompt", "Stemloom", 200, ""], ["Stems (empty: from the prompt)", "Stemloom", 80, ""]]
+    assert _named(calls, "getNumberSetting") == [
+        ["Bars (0: from the prompt)", "Stemloom", 0, 64, 1, "bars", 0]]
     assert _named(calls, "getSignalSetting") == [["Generate", "Stemloom", "Generate"]]
     assert _named(calls, "OscModule.createUdpServer") == [[7790]]
     assert _named(calls, "OscModule.connectToUdpServer") == [["127.0.0.1", 7770, None]]
@@ -62,9 +72,7 @@ def test_generate_sends_the_prompt_at_the_project_tempo_and_places_the_stems() -
                                        "stage", "decode"]},
                             {"reply": DONE}, {"runTasks": True}]})
 
-    ((address, job, *fields),) = _named(calls, "OscConnection.sendMessage")
-    assert address == "/stemloom/generate" and job.startswith("bitwig-")
-    assert dict(zip(fields[::2], fields[1::2], strict=True)) == {
+    assert _sent(calls) == {
         "prompt": "warm tape pads", "bpm": 96.5, "bars": 4, "time_signature": "7/8",
         "stems": "pads,bass", "reply_port": 7790}
     notes = [text for (text,) in _named(calls, "showPopupNotification")]
@@ -74,8 +82,41 @@ def test_generate_sends_the_prompt_at_the_project_tempo_and_places_the_stems() -
     assert _named(calls, "Track.name.set") == [[3, "pads"], [4, "bass"]]
     assert _named(calls, "InsertionPoint.insertFile") == [[3, 0, "/lib/job/pads.wav"],
                                                           [4, 0, "/lib/job/bass.wav"]]
-    assert "18.25 beats" in notes[-1]
+    assert notes[-1] == ("Stemloom: 2 stems in scene 1 at 96.5 BPM, 7/8, 4 bars, D minor "
+                         "(play position 18.25 beats)")
     assert not _named(calls, "Track.deleteObject")
+
+
+def test_bars_and_stems_left_unset_are_left_to_the_prompt() -> None:
+    """Bars 0 and empty stems (the defaults) are not sent, so the engine reads them from the
+    prompt; the session's tempo and meter always go, and win over the words."""
+    prompt = "acid house, 132 bpm, Gm, 16 bars, 303 line, crisp hats"
+    cases = [({}, {}),
+             ({"bars": 0, "stems": "  "}, {}),
+             ({"bars": 16}, {"bars": 16}),
+             ({"stems": " drums , bass"}, {"stems": "drums,bass"}),
+             ({"bars": 7.6, "stems": "pads"}, {"bars": 8, "stems": "pads"})]
+    for settings, expected in cases:
+        calls = _run({"settings": {"prompt": prompt, **settings},
+                      "transport": {"tempo": 120, "numerator": 4, "denominator": 4},
+                      "steps": [{"signal": "Generate"}]})
+        sent = _sent(calls)
+        assert sent == {"prompt": prompt, "bpm": 120, "time_signature": "4/4",
+                        **expected, "reply_port": 7790}, settings
+        assert list(sent)[-1] == "reply_port"
+
+
+def test_the_done_notification_says_what_the_words_gave() -> None:
+    done = ["/stemloom/done", "$job", "bpm", 120.0, "bars", 16, "time_signature", "4/4",
+            "key", "G minor", "stems.bass", "/lib/job/bass.wav",
+            "stems.drums", "/lib/job/drums.wav"]
+    calls = _run({"settings": {"prompt": "acid house, 16 bars, Gm, 303 line, crisp hats"},
+                  "steps": [{"signal": "Generate"}, {"reply": done}, {"runTasks": True}]})
+    assert "bars" not in _sent(calls) and "stems" not in _sent(calls)
+    assert _named(calls, "Track.name.set") == [[0, "bass"], [1, "drums"]]
+    assert _named(calls, "showPopupNotification")[-1] == [
+        "Stemloom: 2 stems in scene 1 at 120 BPM, 4/4, 16 bars, G minor "
+        "(play position 0.00 beats)"]
 
 
 def test_tracks_that_never_appear_are_removed_and_nothing_is_inserted() -> None:

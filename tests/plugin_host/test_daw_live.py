@@ -1,5 +1,6 @@
 """Ableton Live: the remote script imported with a fake ``_Framework`` and a recording fake
-Song, driven over real UDP by the ``live`` adapter.
+Song, driven over real UDP by the ``live`` adapter, and by ``stemloom generate --daw live``
+(Live's tempo and meter beat the prompt's words; bars, key and stems left out come from them).
 
 Live cannot run here (licence, GUI); the fakes stand for the Live Object Model calls the
 script makes, and record them so the tests can check what Live would have been asked to do.
@@ -7,19 +8,24 @@ script makes, and record them so the tests can check what Live would have been a
 
 from __future__ import annotations
 
+import functools
 import importlib
+import json
 import sys
 import threading
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
+from plugin_host import placement
 from plugin_host.daw import PlacementError, get_adapter
 from plugin_host.daw.ableton_live import LiveAdapter, LiveUnreachable
+from stemloom.cli import main as stemloom_main
 
 ClipMaker = Callable[..., Path]  # the make_clip fixture (conftest.py)
 SCRIPTS = Path(__file__).parents[2] / "plugin_host" / "daw" / "live"
@@ -248,3 +254,38 @@ def test_osc_codec_reads_what_python_osc_writes_and_back(
     for bad in [b"/x\0\0,q\0\0", b"/x\0\0,i\0\0\0\0", b"noslash"]:
         with pytest.raises(osc.OscError):
             osc.decode(bad)
+
+
+# The remote script sends no generation request: `stemloom generate --daw live` asks it for
+# the session and resolves the request; its dry run prints what it would send.
+WORDS = "acid house, 132 bpm, Gm, 16 bars, 303 line, crisp hats"
+
+
+def _generate_dry_run(monkeypatch: pytest.MonkeyPatch, surface: Any,
+                      capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    # The live adapter at the test surface's free port instead of Live's 7771.
+    monkeypatch.setattr(placement, "get_adapter",
+                        functools.partial(placement.get_adapter, port=surface.port))
+    assert stemloom_main(["generate", *args, "--daw", "live", "--dry-run", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_generate_takes_lives_tempo_and_meter_and_the_rest_from_the_words(
+        live: tuple[FakeSong, Any], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    resolved = _generate_dry_run(monkeypatch, live[1], capsys, WORDS)  # Live: 93.5 BPM, 6/8
+    assert {key: resolved[key] for key in ("bpm", "time_signature", "bars", "key", "stems")} == {
+        "bpm": 93.5, "time_signature": "6/8", "bars": 16, "key": "G minor",
+        "stems": ["bass", "drums"]}
+    assert resolved["sources"] == {"bpm": "session", "time_signature": "session",
+                                   "bars": "words", "key": "words", "stems": "words"}
+    assert any("132 BPM" in note and "93.5 BPM" in note for note in resolved["notes"])
+
+
+def test_generate_bars_and_stems_given_beat_the_words(
+        live: tuple[FakeSong, Any], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    resolved = _generate_dry_run(monkeypatch, live[1], capsys, WORDS,
+                                 "--bars", "4", "--stems", "keys")
+    assert (resolved["bars"], resolved["stems"], resolved["key"]) == (4, ["keys"], "G minor")
+    assert resolved["sources"]["bars"] == resolved["sources"]["stems"] == "explicit"

@@ -2,8 +2,10 @@
 
 REAPER itself cannot run here (licence, GUI); the fake (``fakes/reaper_api.lua``) answers the
 calls the script makes and prints each one, and the tests check the calls: the dialog, the
-``stemloom generate`` command line, the tracks and items at the edit cursor, and the undo of
-every track when one stem cannot be inserted.
+``stemloom generate`` command line (the project's tempo and meter as the session's, bars and
+stems only when filled in: empty lets the prompt's words decide), the "Note: " lines shown in
+the console, the tracks and items at the edit cursor, and the undo of every track when one
+stem cannot be inserted.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 
 from plugin_host.clips import read_clip_info
 from plugin_host.daw.folder import FolderAdapter
+from stemloom.cli import main as stemloom_main
 
 ClipMaker = Callable[..., Path]  # the make_clip fixture (conftest.py)
 
@@ -63,6 +66,13 @@ def _lengths(lengths: dict[str, float]) -> str:
     return "\n".join(f"{name}={seconds!r}" for name, seconds in lengths.items())
 
 
+def _argv(calls: list[Call]) -> list[str]:
+    """The ``stemloom`` command line the script ran, split as the shell would."""
+    ((command, timeout),) = _named(calls, "ExecProcess")
+    assert timeout == 0
+    return shlex.split(command)
+
+
 def test_generates_at_the_project_tempo_and_inserts_at_the_cursor(
         tmp_path: Path, generated: tuple[Path, dict[str, float]]) -> None:
     session, lengths = generated
@@ -73,18 +83,20 @@ def test_generates_at_the_project_tempo_and_inserts_at_the_cursor(
 
     ((_title, count, captions, defaults),) = _named(calls, "GetUserInputs")
     assert count == 4
-    assert captions.startswith("Prompt,Bars,") and ",separator=\n," in captions
-    assert defaults == "\n8\ndrums,bass,keys,lead\nstemloom"
-    assert ["Stemloom", "bars", "4", True] in _named(calls, "SetExtState")
-    assert not any(call[1] == "prompt" for call in _named(calls, "SetExtState"))
+    assert captions.split(",")[:4] == ["Prompt", "Bars (empty: from the prompt)",
+                                       "Stems (empty: from the prompt)", "stemloom program"]
+    assert ",separator=\n," in captions
+    assert defaults == "\n\n\nstemloom"
+    # Only the program is remembered: a bars or stems value kept from an earlier run would
+    # beat what the next prompt says.
+    assert _named(calls, "SetExtState") == [
+        ["Stemloom", "command", "/opt/stemloom/bin/stemloom", True]]
 
-    ((command, timeout),) = _named(calls, "ExecProcess")
-    assert timeout == 0
-    argv = shlex.split(command)
+    argv = _argv(calls)
     dest = argv[argv.index("--dest") + 1]
     assert dest.startswith(str(tmp_path / "media" / "Stemloom") + "/")
-    assert argv == ["/opt/stemloom/bin/stemloom", "generate", prompt, "--bpm", "96",
-                    "--time-signature", "3/4", "--bars", "4", "--stems", "drums,bass",
+    assert argv == ["/opt/stemloom/bin/stemloom", "generate", prompt, "--session-bpm", "96",
+                    "--session-time-signature", "3/4", "--bars", "4", "--stems", "drums,bass",
                     "--daw", "folder", "--dest", dest, "--bar", "1",
                     "--sample-rate", "44100"]
 
@@ -110,6 +122,93 @@ def test_generates_at_the_project_tempo_and_inserts_at_the_cursor(
     assert order.index("Undo_EndBlock") > order.index("AddMediaItemToTrack")
     assert _named(calls, "Undo_EndBlock") == [["Stemloom: insert generated stems", -1]]
     assert not _named(calls, "DeleteTrack") and not _named(calls, "ShowMessageBox")
+    assert not _named(calls, "ShowConsoleMsg")  # stemloom printed no note
+
+
+def test_empty_bars_and_stems_are_left_to_the_prompt(
+        tmp_path: Path, generated: tuple[Path, dict[str, float]]) -> None:
+    session, lengths = generated
+    prompt = "acid house, 126 bpm, Gm, 303 line, crisp hats, 16 bars"
+    calls = _run(tmp_path, f"{prompt}\n  \n\nstemloom", bpm="120", num="4", den="4",
+                 session=str(session), lengths=_lengths(lengths))
+
+    argv = _argv(calls)
+    dest = argv[argv.index("--dest") + 1]
+    assert argv == ["stemloom", "generate", prompt, "--session-bpm", "120",
+                    "--session-time-signature", "4/4", "--daw", "folder", "--dest", dest,
+                    "--bar", "1"]
+    assert not {"--bpm", "--time-signature", "--bars", "--stems"} & set(argv)
+    assert len(_named(calls, "InsertTrackAtIndex")) == 2
+
+
+def test_the_command_line_is_one_the_cli_takes(
+        tmp_path: Path, generated: tuple[Path, dict[str, float]],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The script's argv, given to the real CLI as a dry run: the project's tempo and meter
+    are used, the rest comes from the words, and the disagreement is noted."""
+    session, lengths = generated
+    calls = _run(tmp_path, "acid house, 132 bpm, Gm, 16 bars, 303 line, crisp hats\n\n\n"
+                 "stemloom", bpm="120", num="3", den="4", session=str(session),
+                 lengths=_lengths(lengths))
+    argv = _argv(calls)
+    # The fake filled --dest; the script picks one that is not there yet, as a dry run needs.
+    argv[argv.index("--dest") + 1] = str(tmp_path / "not-there")
+    assert stemloom_main([*argv[1:], "--dry-run", "--json"]) == 0
+    resolved = json.loads(capsys.readouterr().out)
+    assert {key: resolved[key] for key in ("bpm", "time_signature", "bars", "key", "stems")} == {
+        "bpm": 120, "time_signature": "3/4", "bars": 16, "key": "G minor",
+        "stems": ["bass", "drums"]}
+    assert any("132 BPM" in note and "120 BPM" in note for note in resolved["notes"])
+
+
+@pytest.mark.parametrize(("bars", "stems", "expected"), [
+    ("16", "", ["--bars", "16"]),
+    ("", " drums,bass ", ["--stems", "drums,bass"]),
+])
+def test_only_the_fields_filled_in_are_passed(
+        tmp_path: Path, generated: tuple[Path, dict[str, float]],
+        bars: str, stems: str, expected: list[str]) -> None:
+    session, lengths = generated
+    calls = _run(tmp_path, f"dub techno\n{bars}\n{stems}\nstemloom", bpm="118.5",
+                 session=str(session), lengths=_lengths(lengths))
+    argv = _argv(calls)
+    assert argv[2:7] == ["dub techno", "--session-bpm", "118.5",
+                         "--session-time-signature", "4/4"]
+    assert argv[7:9] == expected and argv[9] == "--daw"
+
+
+def test_notes_about_the_prompt_are_shown_in_the_console(
+        tmp_path: Path, generated: tuple[Path, dict[str, float]]) -> None:
+    session, lengths = generated
+    output = ("Note: the prompt says 132 BPM ('132 bpm'); the DAW session's 120 BPM is used so "
+              "the clips fit its grid\r\nJob gen-1 done in 3.2 s\r\n"
+              "Note: the prompt says 6/8; the DAW session's 4/4 is used\r\n"
+              "Placed 2 stems on new tracks at bar 1\r\n")
+    calls = _run(tmp_path, "techno, 132 bpm, 6/8\n\n\nstemloom", session=str(session),
+                 lengths=_lengths(lengths), output=output)
+
+    assert _named(calls, "ShowConsoleMsg") == [[
+        "Stemloom: the prompt says 132 BPM ('132 bpm'); the DAW session's 120 BPM is used so "
+        "the clips fit its grid\n"
+        "Stemloom: the prompt says 6/8; the DAW session's 4/4 is used\n"]]
+    assert len(_named(calls, "InsertTrackAtIndex")) == 2  # the stems still go in
+    assert not _named(calls, "ShowMessageBox")
+
+
+@pytest.mark.parametrize("prompt", [
+    "it's a \"lo-fi\" beat, 90 bpm",
+    "don't 'quote' me \"on\" this",
+    'back\\slash\\ and "ends with a quote"',
+    "$HOME `whoami` $(id) ; rm -rf / | cat & echo '",
+])
+def test_prompts_with_quotes_pass_intact(
+        tmp_path: Path, generated: tuple[Path, dict[str, float]], prompt: str) -> None:
+    session, lengths = generated
+    calls = _run(tmp_path, f"{prompt}\n4\ndrums\nstemloom", session=str(session),
+                 lengths=_lengths(lengths))
+    argv = _argv(calls)
+    assert argv[:3] == ["stemloom", "generate", prompt]
+    assert argv[7:11] == ["--bars", "4", "--stems", "drums"]
 
 
 def test_a_stem_reaper_cannot_read_removes_every_new_track(
@@ -126,20 +225,27 @@ def test_a_stem_reaper_cannot_read_removes_every_new_track(
 
 
 def test_a_failed_generation_touches_no_track(tmp_path: Path) -> None:
-    calls = _run(tmp_path, "pads\n8\nkeys\nstemloom", exit="1")
+    calls = _run(tmp_path, "pads\n8\nkeys\nstemloom", exit="1",
+                 output="Note: the prompt says 90 BPM\nerror: the engine said no")
     ((message, _, _),) = _named(calls, "ShowMessageBox")
     assert "exit 1" in message and "the engine said no" in message
+    assert not _named(calls, "ShowConsoleMsg")  # the message box already shows it all
     assert not _named(calls, "InsertTrackAtIndex") and not _named(calls, "Undo_BeginBlock")
 
 
 def test_cancel_and_bad_input_run_nothing(tmp_path: Path) -> None:
     cancelled = _run(tmp_path, None)
-    assert [call[0] for call in cancelled] == ["GetExtState"] * 4 + ["GetUserInputs"]
+    assert [call[0] for call in cancelled] == ["GetExtState", "GetUserInputs"]
+    assert _named(cancelled, "GetExtState") == [["Stemloom", "command"]]
     for answer, complaint in [("\n8\ndrums\nstemloom", "prompt"),
-                              ("pads\neight\ndrums\nstemloom", "Bars")]:
+                              ("pads\neight\ndrums\nstemloom", "Bars"),
+                              ("pads\n4.5\n\nstemloom", "whole number"),
+                              ("pads\n0\n\nstemloom", "whole number"),
+                              ("pads\n-2\n\nstemloom", "whole number")]:
         calls = _run(tmp_path, answer)
         assert not _named(calls, "ExecProcess")
         assert complaint in _named(calls, "ShowMessageBox")[0][0]
+        assert not _named(calls, "SetExtState")
 
 
 def test_the_project_sample_rate_is_passed_only_when_set_and_offered(

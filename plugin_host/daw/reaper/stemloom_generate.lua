@@ -1,18 +1,24 @@
 -- @description Stemloom: generate stems from a prompt and insert them at the edit cursor
 -- @about
---   Asks for a prompt, bars and stems; runs `stemloom generate` at the project's tempo and
---   time signature (the clips are written into the project's media folder, under
---   Stemloom/<date-time>); then puts each stem on a new track, starting at the edit cursor,
---   as one undo step. If any stem cannot be inserted, no track is left behind.
+--   Asks for a prompt and, optionally, bars and stems (left empty, they come from the
+--   prompt's words: "acid house, 16 bars, 303 line, crisp hats"); runs `stemloom generate`
+--   with the project's tempo and time signature as the session's, which win over the words
+--   (the clips are written into the project's media folder, under Stemloom/<date-time>);
+--   then puts each stem on a new track, starting at the edit cursor, as one undo step. If
+--   any stem cannot be inserted, no track is left behind. What stemloom notes about the
+--   prompt ("the prompt says 132 BPM; the session's 120 BPM is used") goes to the console.
 --   REAPER waits while the stems are made (ExecProcess blocks), so keep requests short.
 
 local SECTION = "Stemloom"
 local UNDO_LABEL = "Stemloom: insert generated stems"
+-- Captions may hold no comma (GetUserInputs splits them at commas). Bars and stems start
+-- empty on every run and are not remembered: empty lets the prompt's words decide, and a
+-- value kept from an earlier run would silently beat what the next prompt says.
 local FIELDS = {
   { key = "prompt", caption = "Prompt", default = "" },
-  { key = "bars", caption = "Bars", default = "8" },
-  { key = "stems", caption = "Stems (comma-separated)", default = "drums,bass,keys,lead" },
-  { key = "command", caption = "stemloom program", default = "stemloom" },
+  { key = "bars", caption = "Bars (empty: from the prompt)", default = "" },
+  { key = "stems", caption = "Stems (empty: from the prompt)", default = "" },
+  { key = "command", caption = "stemloom program", default = "stemloom", remember = true },
 }
 local SAMPLE_RATES = { [32000] = true, [44100] = true, [48000] = true, [88200] = true,
                        [96000] = true }
@@ -131,8 +137,8 @@ local function ask_settings()
   local captions, values = {}, {}
   for i, field in ipairs(FIELDS) do
     captions[i] = field.caption
-    local stored = reaper.GetExtState(SECTION, field.key)
-    values[i] = (stored ~= "" and field.key ~= "prompt") and stored or field.default
+    local stored = field.remember and reaper.GetExtState(SECTION, field.key) or ""
+    values[i] = stored ~= "" and stored or field.default
   end
   -- Fields are separated by new lines, so a prompt may hold commas.
   local ok, answer = reaper.GetUserInputs("Stemloom: generate stems", #FIELDS,
@@ -151,7 +157,7 @@ end
 
 local function remember(settings)
   for _, field in ipairs(FIELDS) do
-    if field.key ~= "prompt" then
+    if field.remember then
       reaper.SetExtState(SECTION, field.key, settings[field.key], true)
     end
   end
@@ -180,12 +186,21 @@ local function fresh_destination()
   return dest
 end
 
+-- The project's tempo and meter go as the session's: they beat the prompt's words (stemloom
+-- notes it when the words disagree). Bars and stems go only when the producer filled them.
 local function generate_command(settings, session, dest)
   local args = { settings.command, "generate", settings.prompt,
-                 "--bpm", string.format("%.6g", session.bpm),
-                 "--time-signature", session.numerator .. "/" .. session.denominator,
-                 "--bars", settings.bars, "--stems", settings.stems,
-                 "--daw", "folder", "--dest", dest, "--bar", "1" }
+                 "--session-bpm", string.format("%.6g", session.bpm),
+                 "--session-time-signature", session.numerator .. "/" .. session.denominator }
+  for _, key in ipairs({ "bars", "stems" }) do
+    if settings[key] ~= "" then
+      args[#args + 1] = "--" .. key
+      args[#args + 1] = settings[key]
+    end
+  end
+  for _, arg in ipairs({ "--daw", "folder", "--dest", dest, "--bar", "1" }) do
+    args[#args + 1] = arg
+  end
   if session.sample_rate then
     args[#args + 1] = "--sample-rate"
     args[#args + 1] = tostring(session.sample_rate)
@@ -194,7 +209,7 @@ local function generate_command(settings, session, dest)
   return table.concat(args, " ")
 end
 
--- Runs the command; returns true, or false and what it printed.
+-- Runs the command; returns true and what it printed, or false and why.
 local function run(command)
   local result = reaper.ExecProcess(command, 0)
   if result == nil then return false, "could not start: " .. command end
@@ -202,7 +217,20 @@ local function run(command)
   if tonumber(code) ~= 0 then
     return false, "stemloom failed (exit " .. tostring(code) .. "):\n" .. (output or result)
   end
-  return true
+  return true, output
+end
+
+-- The lines stemloom starts with "Note: " (what it used where the prompt's words said
+-- otherwise), shown in REAPER's console.
+local function show_notes(output)
+  local notes = {}
+  for line in (output .. "\n"):gmatch("([^\n]*)\n") do
+    line = line:gsub("\r$", "")
+    if line:sub(1, 6) == "Note: " then
+      notes[#notes + 1] = "Stemloom: " .. line:sub(7) .. "\n"
+    end
+  end
+  if #notes > 0 then reaper.ShowConsoleMsg(table.concat(notes)) end
 end
 
 -- The manifest's tracks as { name = ..., files = { absolute path, ... } }.
@@ -263,12 +291,16 @@ local function main()
   local settings = ask_settings()
   if not settings then return end
   if settings.prompt == "" then return fail("Type a prompt first.") end
-  if not tonumber(settings.bars) then return fail("Bars must be a whole number.") end
+  local bars = settings.bars
+  if bars ~= "" and not (bars:match("^%d+$") and tonumber(bars) > 0) then
+    return fail("Bars must be a whole number, or empty to take the length from the prompt.")
+  end
   remember(settings)
   local session = read_session()
   local dest = fresh_destination()
   local made, output = run(generate_command(settings, session, dest))
   if not made then return fail(output) end
+  show_notes(output or "")
   local read_ok, stems = pcall(read_stems, dest)
   if not read_ok then return fail(tostring(stems)) end
 

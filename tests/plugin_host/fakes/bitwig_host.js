@@ -5,6 +5,8 @@
 //    "denominator", "position"}, "tracks": n, "createTracks": true,
 //    "steps": [{"signal": "Generate"} | {"reply": [address, args...]} | {"runTasks": true}]}
 // In a reply, the string "$job" stands for the id of the last /stemloom/generate request.
+// A setting's scenario key is the first word of its label, in lower case ("Bars (0: ...)" is
+// "bars").
 "use strict";
 
 const fs = require("fs");
@@ -25,16 +27,17 @@ const value = (name, initial) => {
   };
 };
 
+const setting = (label) => (scenario.settings || {})[label.split(" ")[0].toLowerCase()];
 const signals = {};
 const documentState = {
   getStringSetting: (label, category, chars, initial) => {
     record("getStringSetting", label, category, chars, initial);
-    const given = (scenario.settings || {})[label.toLowerCase()];
+    const given = setting(label);
     return value("setting:" + label, given === undefined ? initial : given);
   },
   getNumberSetting: (label, category, min, max, step, unit, initial) => {
     record("getNumberSetting", label, category, min, max, step, unit, initial);
-    const given = (scenario.settings || {})[label.toLowerCase()];
+    const given = setting(label);
     return value("setting:" + label, given === undefined ? initial : given);
   },
   getSignalSetting: (label, category, action) => {

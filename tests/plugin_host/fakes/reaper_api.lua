@@ -7,6 +7,8 @@
 --   FAKE_PROJECT_PATH project media path
 --   FAKE_SESSION      folder whose files stand for what `stemloom generate` writes to --dest
 --   FAKE_EXIT         exit code ExecProcess reports (default 0)
+--   FAKE_OUTPUT       what the command prints, as ExecProcess returns it after the exit code
+--                     (default: "Placed stems", or "the engine said no" when FAKE_EXIT is set)
 --   FAKE_LENGTHS      "file=seconds" lines: GetMediaSourceLength answers
 --   FAKE_UNREADABLE   a file name PCM_Source_CreateFromFile refuses
 
@@ -105,7 +107,8 @@ function api.ExecProcess(command, timeout)
     local from = assert(env("FAKE_SESSION"), "FAKE_SESSION not set")
     assert(os.execute("mkdir -p '" .. dest .. "' && cp '" .. from .. "'/* '" .. dest .. "'/"))
   end
-  return code .. "\n" .. (code == 0 and "Placed stems" or "the engine said no")
+  return code .. "\n" .. (env("FAKE_OUTPUT") or (code == 0 and "Placed stems"
+                                                     or "the engine said no"))
 end
 
 function api.CountTracks(project)
@@ -175,7 +178,7 @@ function api.GetSetMediaItemTakeInfo_String(take, name, value, set)
 end
 
 for _, name in ipairs({ "Undo_BeginBlock", "Undo_EndBlock", "PreventUIRefresh",
-                        "UpdateArrange", "ShowMessageBox" }) do
+                        "UpdateArrange", "ShowMessageBox", "ShowConsoleMsg" }) do
   api[name] = function(...) record(name, ...) return 1 end
 end
 
