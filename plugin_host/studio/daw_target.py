@@ -33,9 +33,11 @@ def read_session(daw: str, target: str) -> SessionInfo:
 
 
 class DawTargetBox(QGroupBox):
-    """Adapter picker and session path; ``session_read`` carries the session's facts."""
+    """Adapter picker and session path; ``session_read`` carries the session's facts,
+    ``session_gone`` says there is no session to fit any more (none chosen, or unreadable)."""
 
     session_read = Signal(object)
+    session_gone = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("DAW target", parent)
@@ -85,6 +87,7 @@ class DawTargetBox(QGroupBox):
         target = self.target()
         if target is None:
             self._say("Choose an adapter and a session to place stems into.")
+            self.session_gone.emit()
             return
         self._say("Reading the session…")
         run_in_thread(lambda: read_session(*target), self._read, self._failed,
@@ -98,6 +101,7 @@ class DawTargetBox(QGroupBox):
 
     def _failed(self, error: BaseException) -> None:
         self._say(f"Cannot read the session: {error}", problem=True)
+        self.session_gone.emit()
 
     def _say(self, text: str, problem: bool = False) -> None:
         self.session.setText(text)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from bridge.errors import ProtocolError
+from bridge.words import WordsError
 from plugin_host.jobs import HostJobs, JobRecord, new_job_id
 from plugin_host.studio.daw_target import DawTargetBox
 from plugin_host.studio.effects_box import EffectsBox
@@ -29,6 +32,23 @@ from plugin_host.studio.style import STYLE_SHEET
 
 # How often the banner re-asks the engine while nothing else does.
 ENGINE_WATCH_S = 5.0
+PROMPT_CONTRADICTS = "the prompt contradicts itself (see under the prompt)"
+
+
+class _SettingsScroll(QScrollArea):
+    """The settings column: it scrolls on a short screen and asks to be as wide as its
+    widgets need."""
+
+    def _width(self, inner: QSize) -> int:
+        return inner.width() + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+
+    def minimumSizeHint(self) -> QSize:
+        inner = self.widget().minimumSizeHint() if self.widget() else QSize()
+        return QSize(self._width(inner), 120)
+
+    def sizeHint(self) -> QSize:
+        inner = self.widget().sizeHint() if self.widget() else QSize()
+        return QSize(self._width(inner), inner.height())
 
 
 class StudioWindow(QMainWindow):
@@ -61,6 +81,9 @@ class StudioWindow(QMainWindow):
         self.form_problem.setTextFormat(Qt.TextFormat.PlainText)
         self._build()
         self.daw_target.session_read.connect(self.form.apply_session)
+        self.daw_target.session_gone.connect(self.form.clear_session)
+        self.form.words_read.connect(self._words_read)
+        self._words_read(self.form.words_problem)
         self.jobs.status.connect(self.statusBar().showMessage)
         self.effects.status.connect(self.statusBar().showMessage)
         self.runner.problem.connect(self.statusBar().showMessage)
@@ -72,13 +95,23 @@ class StudioWindow(QMainWindow):
         self.resize(1180, 760)
 
     def _build(self) -> None:
-        left = QWidget()
-        column = QVBoxLayout(left)
-        column.setContentsMargins(0, 0, 6, 0)
+        settings = QWidget()
+        settings.setObjectName("formColumn")
+        column = QVBoxLayout(settings)
+        column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.daw_target)
         column.addWidget(self.form)
         column.addWidget(self.melody)
         column.addStretch(1)
+        # On a short screen the settings scroll; they are never squeezed, and Generate stays.
+        scroll = _SettingsScroll()
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(settings)
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 6, 0)
+        column.addWidget(scroll, 1)
         column.addWidget(self.form_problem)
         row = QHBoxLayout()
         row.addStretch(1)
@@ -95,6 +128,7 @@ class StudioWindow(QMainWindow):
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
         splitter.setChildrenCollapsible(False)
+        splitter.setSizes([470, 690])  # the settings at their ease, the jobs the rest
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(10, 10, 10, 4)
@@ -110,9 +144,19 @@ class StudioWindow(QMainWindow):
         except ProtocolError as error:
             self.form_problem.setText(f"Cannot generate: {error.message}")
             return
+        except WordsError:  # the form says how, under the prompt
+            self.form_problem.setText(f"Cannot generate: {PROMPT_CONTRADICTS}")
+            return
         self.form_problem.clear()
         self.runner.submit(request)
         self.statusBar().showMessage(f"Sent “{request.prompt}”")
+
+    def _words_read(self, problem: str) -> None:
+        # Words that contradict themselves hold Generate back until the prompt is fixed.
+        self.generate_button.setEnabled(not problem)
+        self.generate_button.setToolTip(f"Fix the prompt first: {problem}" if problem else "")
+        if not problem and self.form_problem.text().endswith(PROMPT_CONTRADICTS):
+            self.form_problem.clear()
 
     def _job_changed(self, record: JobRecord) -> None:
         # A job that ended tells something about the engine: ready after done, gone if lost.
