@@ -73,6 +73,35 @@ def test_bad_arguments_are_refused_before_anything_runs(tmp_path) -> None:
     assert result.returncode == 2 and "--dest" in result.stderr
 
 
+def test_the_words_set_the_request_and_a_dry_run_shows_where_each_field_came_from(
+        tmp_path) -> None:
+    prompt = "acid house, 126 bpm, Gm, squelchy 303 line, crisp hats, 4 bars"
+    shown = stemloom("generate", prompt, "--dry-run", "--json", home=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    resolved = json.loads(shown.stdout)
+    assert (resolved["bpm"], resolved["key"], resolved["bars"]) == (126, "G minor", 4)
+    assert resolved["stems"] == ["bass", "drums"] and resolved["genre"] == "acid-house"
+    assert resolved["sources"] == {"bpm": "words", "bars": "words", "time_signature": "default",
+                                   "key": "words", "stems": "words"}
+    assert resolved["words"]["bpm"] == "126 bpm"
+    # The session's tempo wins and the producer is told; a flag beats the words too.
+    told = stemloom("generate", prompt, "--session-bpm", "120", "--key", "A minor",
+                    "--dry-run", home=tmp_path)
+    assert "120" in told.stdout and "A minor" in told.stdout
+    assert "Note: the prompt says 126 BPM ('126 bpm'); the DAW session's 120 BPM is used" in (
+        told.stdout)
+    # Words that contradict themselves make nothing and say which words.
+    bad = stemloom("generate", "no drums, heavy drums", home=tmp_path)
+    assert bad.returncode == 2 and "'drums'" in bad.stderr and "Traceback" not in bad.stderr
+    # From the words alone, through a real (tiny) engine, the stems are the ones named.
+    made = stemloom("generate", "dub at 72 bpm in Dm, 1 bar, just bass and drums",
+                    "--model", "random-tiny", home=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert "1 bars at 72 BPM (4/4), key D minor" in made.stdout
+    job = next((tmp_path / "data" / "stemloom" / "library").glob("gen-*/job.json"))
+    assert json.loads(job.read_text())["request"]["stems"] == ["bass", "drums"]
+
+
 def test_host_commands_against_a_running_engine(tmp_path) -> None:
     with LocalEngine(tmp_path / "library", model="random-tiny") as engine:
         address = f"127.0.0.1:{engine.udp_port}"
