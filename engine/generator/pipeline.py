@@ -24,6 +24,7 @@ from engine.codec.model import Codec
 from engine.codec.streaming import StreamingDecoder
 from engine.generation import GeneratedAudio, JobContext, stem_names
 from engine.generator import conditions as cond
+from engine.generator.finish import finish_stems, load_reference
 from engine.generator.key_prior import STRENGTH as KEY_STRENGTH
 from engine.generator.key_prior import key_prior
 from engine.generator.model import StageModel
@@ -81,6 +82,8 @@ class HierarchicalGenerator:
         self.fine = stages["fine"].eval() if "fine" in stages else None
         self.tokenizer, self.codec, self.mulan = tokenizer, codec.eval(), mulan
         self.key_strength = KEY_STRENGTH  # the plan's pull toward a requested key (nats)
+        # The corpus's stereo image and level per stem family (finish.py); None: as decoded.
+        self.stem_sound: dict[str, dict[str, float]] | None = None
         self._features = FrameFeatures()
         self.mulan.embed_text(["warm-up"])  # load the sentence encoder now, not on a job
 
@@ -111,8 +114,10 @@ class HierarchicalGenerator:
         chosen = self.choose(request, plan, audio)
         rows = [row for row, c in enumerate(plan.candidate) if c in chosen]
         stems = {plan.names[row]: audio[row] for row in rows}
+        if self.stem_sound is not None:
+            stems = finish_stems(stems, self.codec.cfg.sample_rate, self.stem_sound)
         self.save_plan(context, plan, semantic[chosen, plan.prompt_frames:].numpy())
-        mix = sum(audio[row] for row in rows if plan.candidate[row] == chosen[0])
+        mix = sum(stems[plan.names[row]] for row in rows if plan.candidate[row] == chosen[0])
         key = request.key or cond.key_name(plan.key) or self._estimate_key(mix)
         return GeneratedAudio(stems=stems, sample_rate=self.codec.cfg.sample_rate, key=key,
                               melody_midi=melody_clip(plan.melody_notes, request.bpm))
@@ -368,5 +373,8 @@ def load_default(directory: Path | None = None) -> HierarchicalGenerator:
     from engine.codec.io import load_codec
     from engine.generator.io import DEFAULT_DIR, load_stages
 
-    stages, tokenizer = load_stages(directory or DEFAULT_DIR)
-    return HierarchicalGenerator(stages, tokenizer, load_codec(), MulanConditioner.load())
+    folder = directory or DEFAULT_DIR
+    stages, tokenizer = load_stages(folder)
+    generator = HierarchicalGenerator(stages, tokenizer, load_codec(), MulanConditioner.load())
+    generator.stem_sound = load_reference(folder)
+    return generator

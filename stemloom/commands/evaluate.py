@@ -52,7 +52,31 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                        "or both (default)")
     words.add_argument("--failures", action="store_true", help="list every prompt read wrong")
     words.add_argument("--json", action="store_true", help="print JSON only")
+    words.add_argument("--render", type=int, metavar="N", default=0,
+                       help="also generate N prompts that state a tempo from their words "
+                       "alone with the model and measure beat grid, key and stems")
+    words.add_argument("--model", help="generator folder for --render (default: shipped)")
+    words.add_argument("--seed", type=int, default=1, help="first seed for --render")
     words.set_defaults(func=_words)
+    sound = sub.add_parser(
+        "sound", help="the stems' tones, stereo image and level beside the corpus's",
+        description="Harmonic share, energy above 2 kHz, L/R correlation, mono-sum loss and "
+        "integrated loudness per stem family: on corpus stems (the reference) and on "
+        "generated stems as decoded and as finished to that reference.")
+    sound.add_argument("--corpus", type=Path, default=Path("/tmp/corpus"),
+                       help="the corpus whose stems are the reference (default: %(default)s)")
+    sound.add_argument("--examples", type=int, default=160,
+                       help="corpus examples to measure (default: %(default)s)")
+    sound.add_argument("--write", type=Path, metavar="MODEL_DIR",
+                       help="store the corpus medians as MODEL_DIR/stem_sound.json")
+    sound.add_argument("--render", action="store_true",
+                       help="also render the evaluation prompts and measure their stems")
+    sound.add_argument("--model", type=Path, help="generator folder (default: shipped)")
+    sound.add_argument("--seeds", type=int, default=2, help="seeds per prompt (default: 2)")
+    sound.add_argument("--limit", type=int, help="first N prompts only")
+    sound.add_argument("--temperature", type=float, default=1.0,
+                       help="sampling temperature of the renders (default: 1.0)")
+    sound.set_defaults(func=_sound)
     generate = sub.add_parser(
         "generate", help="the generator: tempo, key, stems, MuLan score, loop seams",
         description="Generates a fixed prompt set worded unlike the training captions and "
@@ -170,6 +194,12 @@ def _words(args: argparse.Namespace) -> int:
     report = {"split": args.split, "summary": summarize(verdicts)}
     if args.failures:
         report["failures"] = failures(verdicts)
+    if args.render:
+        from engine.generator.pipeline import load_default
+        from engine.generator.words_render import render_from_words, sample
+
+        rows = sample(load_set(args.set or DEFAULT_SET), args.render)
+        report["render"] = render_from_words(load_default(args.model), rows, args.seed)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
         return 0
@@ -181,7 +211,38 @@ def _words(args: argparse.Namespace) -> int:
     for name in ("all_fields_right", "genre_tempo_in_range", "stems_precision",
                  "stems_recall", "bad_input_refused", "good_input_refused"):
         print(f"  {name:<22} {summary[name]}")
+    for name, value in report.get("render", {}).get("summary", {}).items():
+        print(f"  render: {name:<24} {value}")
     for row in report.get("failures", []):
         print(f"\n{row['id']}: {row['prompt']}\n  wrong {row['wrong']}\n  read {row['read']}"
               f"\n  want {row['want']}")
+    return 0
+
+
+def _sound(args: argparse.Namespace) -> int:
+    from engine.generator.finish import load_reference
+    from engine.generator.io import DEFAULT_DIR
+    from engine.generator.sound_eval import corpus_reference, generated_sound, write_reference
+
+    report: dict = {}
+    if (args.corpus / "manifest.json").is_file():
+        report["corpus"] = corpus_reference(args.corpus, args.examples)
+        if args.write:
+            report["written"] = str(write_reference(report["corpus"], args.write, args.corpus))
+    elif args.write:
+        print(f"no corpus at {args.corpus}: build one with 'stemloom corpus build'",
+              file=sys.stderr)
+        return 2
+    if args.render:
+        from engine.generator.pipeline import load_default
+
+        folder = args.model or DEFAULT_DIR
+        reference = report.get("corpus", {}).get("families") or load_reference(folder)
+        if reference is None:
+            print(f"no stem_sound.json in {folder} and no corpus: nothing to finish toward",
+                  file=sys.stderr)
+            return 2
+        report["generated"] = generated_sound(load_default(args.model), reference, args.seeds,
+                                              args.limit, args.temperature)
+    print(json.dumps(report, indent=1))
     return 0

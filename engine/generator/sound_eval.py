@@ -1,0 +1,113 @@
+"""``stemloom eval sound``: the stems' tones, stereo image and level beside the corpus's.
+
+* On corpus stems (real FluidSynth renders the model learned from): each family's median
+  and quartiles of every ``sound`` measure — the reference, which ``--write`` stores beside
+  the generator's weights for ``finish`` to aim at.
+* On generated stems (the evaluation prompts, several seeds): the same medians for the
+  stems as decoded and as finished (narrowed and levelled), from the same tokens, with the
+  mix's beat-grid and scale fit for both, so a finishing step that hurt tempo lock or key
+  would show.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bridge.messages import Generate
+from engine.generator.finish import REFERENCE_NAME, family_of, finish_stems
+from engine.generator.fit import beat_grid_fit, scale_fit
+from engine.generator.prompts import PROMPTS
+from engine.generator.sound import loudness_lufs, measure_image, measure_stem, measure_tones
+
+MEASURES = ("harmonic_share", "high_band", "lr_correlation", "mono_sum_loss_db",
+            "loudness_lufs")
+
+
+def corpus_reference(corpus: Path, count: int) -> dict[str, Any]:
+    """Each stem family's median, quartiles and count of every measure over the first
+    ``count`` corpus examples (all splits), and the same for their mixes."""
+    from engine.corpus.shards import iter_examples
+
+    rows: dict[str, list[dict[str, float]]] = defaultdict(list)
+    for example in itertools.islice(iter_examples(corpus, None, shuffle_buffer=1), count):
+        meta = example["json"] if isinstance(example["json"], dict) else json.loads(
+            example["json"])
+        rate = meta["sample_rate"]
+        for stem in meta["stems"]:
+            audio = example.get(f"{stem['name']}.flac")
+            if audio is not None and float(np.abs(audio).max()) > 0:
+                rows[stem["family"]].append(measure_stem(audio, rate))
+        rows["mix"].append(measure_stem(example["mix.flac"], rate))
+    return {"examples": count, "families": _medians(rows), "spread": _quartiles(rows),
+            "stems": {family: len(found) for family, found in rows.items()}}
+
+
+def _medians(rows: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
+    return {family: {m: round(float(np.nanmedian([r[m] for r in found])), 4)
+                     for m in MEASURES} for family, found in sorted(rows.items())}
+
+
+def _quartiles(rows: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, list[float]]]:
+    return {family: {m: [round(float(q), 4) for q in np.nanpercentile([r[m] for r in found],
+                                                                        [25, 75])]
+                     for m in MEASURES} for family, found in sorted(rows.items())}
+
+
+def write_reference(reference: dict[str, Any], folder: Path, corpus: Path) -> Path:
+    """Store the corpus medians as the generator's ``stem_sound.json``."""
+    path = folder / REFERENCE_NAME
+    data = {"measured_on": f"{reference['examples']} examples of the corpus at {corpus}",
+            "stems": reference["stems"], "families": reference["families"]}
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def generated_sound(generator: Any, reference: dict[str, dict[str, float]], seeds: int,
+                    limit: int | None = None, temperature: float = 1.0) -> dict[str, Any]:
+    """The evaluation prompts rendered with ``seeds`` seeds each (at ``temperature``); each
+    family's medians as decoded and as finished to ``reference``, and the mixes' grid and
+    key fits for both."""
+    from engine.generator.evaluate import SAMPLE_RATE, render_request
+
+    raw_rows: dict[str, list[dict[str, float]]] = defaultdict(list)
+    done_rows: dict[str, list[dict[str, float]]] = defaultdict(list)
+    fits: dict[str, list[dict[str, Any]]] = {"decoded": [], "finished": []}
+    # The A/B is of one render: the generator's own finishing is off while it runs.
+    own, generator.stem_sound = generator.stem_sound, None
+    with tempfile.TemporaryDirectory() as scratch:
+        for seed, item in itertools.product(range(seeds), PROMPTS[:limit]):
+            request = Generate(request_id="sound", prompt=item.prompt, bpm=item.bpm,
+                               bars=item.bars, time_signature=item.time_signature,
+                               key=item.key, stems=item.stems, sample_rate=SAMPLE_RATE,
+                               temperature=temperature)
+            stems = render_request(generator, request, seed + 1, Path(scratch))[0]
+            finished = finish_stems(stems, SAMPLE_RATE, reference)
+            for name in stems:
+                # Narrowing and gain leave the mono sum's tones as they were: measured once.
+                tones = measure_tones(stems[name], SAMPLE_RATE)
+                raw_rows[family_of(name)].append(
+                    {**tones, **measure_image(stems[name], SAMPLE_RATE)})
+                done_rows[family_of(name)].append(
+                    {**tones, **measure_image(finished[name], SAMPLE_RATE)})
+            for label, audio in (("decoded", stems), ("finished", finished)):
+                mix = sum(audio.values())
+                (raw_rows if label == "decoded" else done_rows)["mix"].append(
+                    measure_stem(mix, SAMPLE_RATE))
+                fits[label].append({
+                    "on_grid": beat_grid_fit(mix.mean(0), SAMPLE_RATE, item.bpm).on_grid,
+                    "in_key": scale_fit(mix.mean(0), SAMPLE_RATE, item.key).in_key,
+                    "mix_lufs": loudness_lufs(mix, SAMPLE_RATE)})
+    generator.stem_sound = own
+    return {"renders": len(fits["decoded"]), "seeds": seeds, "temperature": temperature,
+            "decoded": _medians(raw_rows), "finished": _medians(done_rows),
+            "decoded_spread": _quartiles(raw_rows), "finished_spread": _quartiles(done_rows),
+            "fits": {label: {"on_grid": sum(f["on_grid"] for f in rows),
+                             "in_key": sum(f["in_key"] for f in rows), "of": len(rows)}
+                     for label, rows in fits.items()}}
