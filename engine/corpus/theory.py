@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+from bridge.keys import NOTE_NAMES
 
 # Semitone steps of each mode from its tonic.
 MODES: dict[str, tuple[int, ...]] = {
