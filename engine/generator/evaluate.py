@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bridge.keys import parse_key
 from bridge.messages import Generate
 from bridge.timing import clip_seconds, loop_tail_seconds
 from engine.generation import GeneratedAudio, Generator
@@ -96,11 +97,7 @@ def key_verdict(estimated: str, target: str) -> str:
     """'right', 'relative' (the relative major/minor) or 'wrong'."""
     if estimated == target:
         return "right"
-    names = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-    tonic, mode = target.split()
-    relative = (names[(names.index(tonic) + 9) % 12] + " minor" if mode == "major"
-                else names[(names.index(tonic) + 3) % 12] + " major")
-    return "relative" if estimated == relative else "wrong"
+    return "relative" if estimated == parse_key(target).relative.name else "wrong"
 
 
 def _log_mel(mono: np.ndarray) -> np.ndarray:
