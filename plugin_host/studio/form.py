@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from bridge import limits
+from bridge.keys import NOTE_NAMES
 from bridge.messages import Generate
 from bridge.words import Reading, Resolved, WordsError, read_prompt, resolve_request
 from plugin_host.daw import SessionInfo
@@ -39,8 +40,7 @@ from plugin_host.genre_presets import GenrePreset, PresetError, find_presets, lo
 
 DEFAULT_STEMS = ("drums", "bass", "keys", "lead")
 METERS = ("4/4", "3/4", "6/8", "5/4", "7/8", "12/8", "2/4")
-_NOTES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-KEYS = ("", *(f"{note} {mode}" for mode in ("major", "minor") for note in _NOTES))
+KEYS = ("", *(f"{note} {mode}" for mode in ("major", "minor") for note in NOTE_NAMES))
 NO_PRESET = "No preset"
 # The fields the words of the prompt can fill, with the names the form shows for them.
 WORD_FIELDS = {"bpm": "Tempo", "bars": "Length", "time_signature": "Meter", "key": "Key",
