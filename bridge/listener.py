@@ -236,14 +236,9 @@ class OscListener:
             replier = self._udp_replier(udp_sender, port)
         assert replier is not None
         if not isinstance(message, Request):
-            self._refuse(
-                replier,
-                ProtocolError(
-                    ErrorCode.UNKNOWN_ADDRESS,
-                    f"{message.ADDRESS} is a reply, not a request",
-                    message.request_id,
-                ),
-            )
+            # A reply is never answered: answering it is how a hello whose reply_port is the
+            # engine's own, or two engines pointed at each other, would talk forever.
+            log.debug("dropped %s from %s: a reply, not a request", message.ADDRESS, peer)
             return
         if self._token and not hmac.compare_digest(message.token.encode(), self._token.encode()):
             self._refuse(
@@ -266,8 +261,14 @@ class OscListener:
 
     def _udp_replier(self, sender: tuple[str, int], reply_port: int) -> Replier:
         address = (sender[0], reply_port or sender[1])
+        own = self._udp.getsockname()
+        to_itself = address[1] == own[1] and (
+            address[0] == own[0] or ipaddress.ip_address(address[0]).is_loopback)
 
         def send_to(payload: bytes) -> None:
+            if to_itself:  # a reply_port naming the engine's own port is no reply address
+                log.warning("not replying to %s: that is this engine's own port", address)
+                return
             self._udp.sendto(payload, address)
 
         return Replier(send_to, f"udp:{address}", limits.MAX_UDP_DATAGRAM)

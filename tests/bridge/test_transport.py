@@ -121,12 +121,67 @@ def test_handler_crash_is_answered_and_serving_goes_on(listener) -> None:
         assert client.hello("after").request_id == "after"
 
 
-def test_a_reply_sent_as_a_request_is_refused(listener) -> None:
-    server, _ = listener
+def test_a_reply_sent_as_a_request_is_never_answered(listener) -> None:
+    """Answering replies is how two parties talk forever; the server stays up for others."""
+    server, recorder = listener
     with _client(server, "udp") as client:
         client._sock.sendto(encode(REPLIES[0]), server.udp_address)
-        reply = client.next_reply(REPLIES[0].request_id)
-    assert isinstance(reply, Fail) and reply.code == ErrorCode.UNKNOWN_ADDRESS
+        with pytest.raises(EngineUnreachable):
+            client.next_reply(REPLIES[0].request_id, timeout=0.5)
+        assert isinstance(client.hello(), HelloReply)
+    assert len(recorder.received) == 1  # only the hello reached the handler
+
+
+class CountingListener(OscListener):
+    """A real listener that counts every packet it reads (requests, replies and junk)."""
+
+    packets = 0
+
+    def _dispatch(self, data: bytes, peer: tuple[str, int], **kwargs) -> None:
+        self.packets += 1
+        super()._dispatch(data, peer, **kwargs)
+
+
+def _packets_during(server: CountingListener, seconds: float) -> int:
+    before = server.packets
+    time.sleep(seconds)
+    return server.packets - before
+
+
+def test_a_hello_whose_reply_port_is_the_servers_own_does_not_loop() -> None:
+    """``oscsend 127.0.0.1 PORT /stemloom/hello ssi h1 reply_port PORT`` once made the engine
+    answer itself thousands of times a second."""
+    recorder = Recorder()
+    server = CountingListener(recorder, udp_port=0)
+    server.start()
+    try:
+        port = server.udp_address[1]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
+            raw.sendto(encode(Hello(request_id="h1", reply_port=port)), ("127.0.0.1", port))
+        time.sleep(0.3)
+        assert [r.request_id for r in recorder.received] == ["h1"]
+        assert server.packets == 1 and _packets_during(server, 0.5) == 0
+        with _client(server, "udp") as client:
+            assert isinstance(client.hello(), HelloReply)
+    finally:
+        server.stop()
+
+
+def test_two_servers_pointed_at_each_other_go_quiet() -> None:
+    first, second = Recorder(), Recorder()
+    a, b = CountingListener(first, udp_port=0), CountingListener(second, udp_port=0)
+    a.start()
+    b.start()
+    try:
+        # A hello "from" b's port reaches a; a's reply lands on b, which must not answer it.
+        b._udp.sendto(encode(Hello(request_id="ping")), a.udp_address)
+        time.sleep(0.5)
+        assert (len(first.received), len(second.received)) == (1, 0)
+        assert (a.packets, b.packets) == (1, 1)
+        assert _packets_during(a, 0.5) + _packets_during(b, 0.1) == 0
+    finally:
+        a.stop()
+        b.stop()
 
 
 def test_tcp_frame_that_never_ends_is_cut_off(listener) -> None:
