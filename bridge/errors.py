@@ -23,7 +23,7 @@ class ErrorCode(StrEnum):
 
 ERROR_MEANINGS = {
     ErrorCode.BAD_MESSAGE: "The packet is not a parseable OSC message.",
-    ErrorCode.UNKNOWN_ADDRESS: "No request has this address (or a reply address was sent).",
+    ErrorCode.UNKNOWN_ADDRESS: "No request has this address.",
     ErrorCode.BAD_ARGUMENT: "A value has the wrong type, is out of range, names an unknown key, "
     "or is a path the engine will not use.",
     ErrorCode.MISSING_ARGUMENT: "The request id or a required field is absent.",

@@ -7,6 +7,7 @@ take jobs from the ``JobBook``, run the generator, fit and write the clips into 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import shutil
@@ -257,9 +258,14 @@ class EngineService:
                 continue
             try:
                 self._run(job)
+            except OutsideLibrary as exc:  # its folder was swapped for a link out of the library
+                log.warning("job %s refused: %s", job.id, exc)
+                self._fail(job, ErrorCode.WRITE_FAILED,
+                           "the job's folder is no longer inside the clip library")
             except Exception:  # last line of defence: the worker must survive any job
                 log.exception("job %s crashed", job.id)
-                _discard(self.library.job_dir(job.id))
+                with contextlib.suppress(OutsideLibrary):  # never follow a link out to delete
+                    _discard(self.library.job_dir(job.id))
                 self._fail(job, ErrorCode.INTERNAL, "internal error; see the engine log")
 
     def _run(self, job: Job) -> None:
