@@ -18,6 +18,8 @@ MIN_BARS, MAX_BARS = 1, 64
 MAX_VARIATIONS = 4
 MAX_STEMS = 8
 MAX_BEST_OF = 4
+# A reference or a clip to continue longer than this is refused from its header, undecoded.
+MAX_INPUT_SECONDS = 600.0
 MAX_GUIDANCE = 10.0
 SAMPLE_RATES = (32000, 44100, 48000, 88200, 96000)
 FORMATS = ("wav16", "wav24", "float32")

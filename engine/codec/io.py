@@ -94,13 +94,17 @@ def load_tokens(path: Path, cfg: CodecConfig) -> tuple[np.ndarray, int]:
     return codes, int(meta["samples"])
 
 
-def read_audio(path: Path, sample_rate: int) -> np.ndarray:
+def read_audio(path: Path, sample_rate: int, max_seconds: float | None = None) -> np.ndarray:
     """Read an audio file as float32 stereo (2, samples) at `sample_rate` (mono is
-    duplicated; other rates are resampled with soxr)."""
+    duplicated; other rates are resampled with soxr). With `max_seconds`, a longer file is
+    refused from its header, before anything is decoded (a small FLAC can hold hours)."""
     path = Path(path)
     if not path.is_file():
         raise CodecFileError(f"{path}: no such file")
     try:
+        if max_seconds is not None and (seconds := sf.info(path).duration) > max_seconds:
+            raise CodecFileError(f"{path}: {seconds:.0f} s long; at most {max_seconds:.0f} s "
+                                 "is read")
         audio, rate = sf.read(path, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as error:
         raise CodecFileError(f"{path}: not a readable audio file ({error})") from error

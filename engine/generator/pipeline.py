@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bridge import limits
 from bridge.atomic import atomic_write_bytes
 from bridge.errors import ErrorCode, ProtocolError
 from bridge.messages import Generate
@@ -342,7 +343,7 @@ class HierarchicalGenerator:
 def _read_input(field: str, path: str) -> np.ndarray:
     """(2, samples) audio at 32 kHz of a request's input file, or a bad_argument error."""
     try:
-        return read_audio(Path(path), 32000)
+        return read_audio(Path(path), 32000, max_seconds=limits.MAX_INPUT_SECONDS)
     except CodecFileError as error:
         raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"{field}: {error}") from None
 

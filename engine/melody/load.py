@@ -59,16 +59,17 @@ def midi_notes(data: bytes, path: Path, bpm: float | None = None) -> list[Melody
 def hum_notes(data: bytes, path: Path) -> list[MelodyNote]:
     """The notes sung or played in the audio file `data` (read from `path`)."""
     try:
+        # The header first: a small FLAC can hold hours, which must not be decoded to refuse.
+        seconds = sf.info(io.BytesIO(data)).duration
+        if seconds > MAX_SECONDS:
+            raise MelodyError(f"{path} is {seconds:.0f} s long; a melody may be at most "
+                              f"{MAX_SECONDS:.0f} s")
         audio, sample_rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except sf.SoundFileError as error:
         raise MelodyError(f"{path} is neither a MIDI file nor audio that can be read "
                           f"(WAV, FLAC, AIFF, OGG or MP3): {error}") from None
-    seconds = len(audio) / sample_rate
     if not len(audio):
         raise MelodyError(f"{path} holds no audio")
-    if seconds > MAX_SECONDS:
-        raise MelodyError(f"{path} is {seconds:.0f} s long; a melody may be at most "
-                          f"{MAX_SECONDS:.0f} s")
     mono = audio.mean(axis=1)
     if float(np.abs(mono).max()) < SILENT_PEAK:
         raise MelodyError(f"{path} is silent: record the hum again closer to the microphone")
