@@ -16,7 +16,8 @@ from bridge import limits
 from bridge.errors import ErrorCode, ProtocolError
 from bridge.keys import parse_key
 from bridge.schema import Check, Message, decode, encode, register, spec
-from bridge.words import WordsError, resolve_request
+from bridge.words import DEFAULT_STEMS, WordsError, resolve_request
+from bridge.words import FIELDS as WORD_FIELDS  # what a prompt's words can set
 
 PROTOCOL_VERSION = 1
 PREFIX = "/stemloom"
@@ -157,7 +158,7 @@ class Generate(Request):
     time_signature: str = spec("4/4", doc="Meter, e.g. 4/4, 3/4, 6/8.", check=_time_signature)
     key: str = spec("", doc='e.g. "A minor"; empty lets the model choose.', check=_key)
     stems: tuple[str, ...] = spec(
-        ("drums", "bass", "keys", "lead"),
+        DEFAULT_STEMS,
         doc="Stems to make; 'mix' alone for one track.",
         check=_stems,
     )
@@ -213,17 +214,14 @@ class Generate(Request):
         "to the prompt.", check=_between(1, limits.MAX_BEST_OF),
     )
 
-    # Fields a client may leave out for the prompt's words to set (docs/prompt-words.md).
-    FROM_WORDS: ClassVar[tuple[str, ...]] = ("bpm", "bars", "time_signature", "key", "stems")
-
     @classmethod
     def fill_absent(cls, values: dict[str, Any]) -> dict[str, Any]:
         """Tempo, bars, meter, key and stems left out are read from the prompt (then its
         genre, then the defaults); the fields sent win. Contradictory words are refused."""
-        absent = [name for name in cls.FROM_WORDS if name not in values]
+        absent = [name for name in WORD_FIELDS if name not in values]
         if not absent or not isinstance(values.get("prompt"), str):
             return values
-        sent = {name: values[name] for name in cls.FROM_WORDS if name in values}
+        sent = {name: values[name] for name in WORD_FIELDS if name in values}
         try:
             resolved = resolve_request(values["prompt"][: limits.MAX_PROMPT_CHARS],
                                        explicit=sent)

@@ -333,7 +333,6 @@ _ONLY = re.compile(r"\b(?:only|just|alone|solo|nothing\s+but|nothing\s+else|by\s
                    r"on\s+(?:its|their)\s+own|purely|exclusively|keep\s+it\s+to|"
                    r"unaccompanied|a[\s-]?capp?ella)\b")
 _ONLY_LEAD = re.compile(r"\ba[\s-]?capp?ella\b")
-_SOLO_BEFORE = re.compile(r"\bsolo\s*$")
 _ADJACENT = re.compile(r"^[\s-]*$")
 
 

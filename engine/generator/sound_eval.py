@@ -74,13 +74,21 @@ def generated_sound(generator: Any, reference: dict[str, dict[str, float]], seed
     """The evaluation prompts rendered with ``seeds`` seeds each (at ``temperature``); each
     family's medians as decoded and as finished to ``reference``, and the mixes' grid and
     key fits for both."""
+    # The A/B is of one render: the generator's own finishing is off while it runs.
+    own, generator.stem_sound = generator.stem_sound, None
+    try:
+        return _render_and_measure(generator, reference, seeds, limit, temperature)
+    finally:
+        generator.stem_sound = own
+
+
+def _render_and_measure(generator: Any, reference: dict[str, dict[str, float]], seeds: int,
+                        limit: int | None, temperature: float) -> dict[str, Any]:
     from engine.generator.evaluate import SAMPLE_RATE, render_request
 
     raw_rows: dict[str, list[dict[str, float]]] = defaultdict(list)
     done_rows: dict[str, list[dict[str, float]]] = defaultdict(list)
     fits: dict[str, list[dict[str, Any]]] = {"decoded": [], "finished": []}
-    # The A/B is of one render: the generator's own finishing is off while it runs.
-    own, generator.stem_sound = generator.stem_sound, None
     with tempfile.TemporaryDirectory() as scratch:
         for seed, item in itertools.product(range(seeds), PROMPTS[:limit]):
             request = Generate(request_id="sound", prompt=item.prompt, bpm=item.bpm,
@@ -104,7 +112,6 @@ def generated_sound(generator: Any, reference: dict[str, dict[str, float]], seed
                     "on_grid": beat_grid_fit(mix.mean(0), SAMPLE_RATE, item.bpm).on_grid,
                     "in_key": scale_fit(mix.mean(0), SAMPLE_RATE, item.key).in_key,
                     "mix_lufs": loudness_lufs(mix, SAMPLE_RATE)})
-    generator.stem_sound = own
     return {"renders": len(fits["decoded"]), "seeds": seeds, "temperature": temperature,
             "decoded": _medians(raw_rows), "finished": _medians(done_rows),
             "decoded_spread": _quartiles(raw_rows), "finished_spread": _quartiles(done_rows),

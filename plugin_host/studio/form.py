@@ -34,11 +34,10 @@ from PySide6.QtWidgets import (
 from bridge import limits
 from bridge.keys import NOTE_NAMES
 from bridge.messages import Generate
-from bridge.words import Reading, Resolved, WordsError, read_prompt, resolve_request
+from bridge.words import DEFAULT_STEMS, Reading, Resolved, WordsError, read_prompt, resolve_request
 from plugin_host.daw import SessionInfo
 from plugin_host.genre_presets import GenrePreset, PresetError, find_presets, load_preset
 
-DEFAULT_STEMS = ("drums", "bass", "keys", "lead")
 METERS = ("4/4", "3/4", "6/8", "5/4", "7/8", "12/8", "2/4")
 KEYS = ("", *(f"{note} {mode}" for mode in ("major", "minor") for note in NOTE_NAMES))
 NO_PRESET = "No preset"

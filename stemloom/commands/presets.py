@@ -6,6 +6,7 @@ import argparse
 from dataclasses import replace
 
 from bridge import limits
+from bridge.words import DEFAULT_STEMS
 from plugin_host.genre_presets import (
     GenrePreset,
     PresetError,
@@ -16,8 +17,6 @@ from plugin_host.genre_presets import (
     user_preset_dir,
 )
 from stemloom.commands.common import fail
-
-DEFAULT_STEMS = ("drums", "bass", "keys", "lead")
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
