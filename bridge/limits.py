@@ -22,7 +22,9 @@ MAX_BEST_OF = 4
 MAX_INPUT_SECONDS = 600.0
 MAX_GUIDANCE = 10.0
 SAMPLE_RATES = (32000, 44100, 48000, 88200, 96000)
-FORMATS = ("wav16", "wav24", "float32")
+# Each audio format a request may ask for, and the libsndfile subtype it is written as.
+FORMAT_SUBTYPES = {"wav16": "PCM_16", "wav24": "PCM_24", "float32": "FLOAT"}
+FORMATS = tuple(FORMAT_SUBTYPES)
 STEM_NAMES = ("mix", "drums", "bass", "keys", "guitar", "strings", "pads", "lead")
 # A jobs reply lists at most this many jobs (newest first) so it fits one datagram.
 MAX_LISTED_JOBS = 64

@@ -23,7 +23,7 @@ import numpy as np
 from bridge.atomic import atomic_write
 from bridge.keys import parse_key
 
-Subtype = Literal["PCM_24", "FLOAT"]
+Subtype = Literal["PCM_16", "PCM_24", "FLOAT"]
 
 _FORMAT_PCM = 0x0001
 _FORMAT_FLOAT = 0x0003
@@ -47,8 +47,9 @@ _NAMES = {(_FORMAT_PCM, 16): "PCM_16", (_FORMAT_PCM, 24): "PCM_24", (_FORMAT_PCM
 class AcidInfo:
     """The ACID chunk: how a host should tempo-lock the clip.
 
-    ``beats`` counts quarter notes over the whole clip (bars x numerator x 4 / denominator);
-    ``root_note`` is a MIDI note number (60 = middle C), or None for unpitched material.
+    ``beats`` counts the meter's note values over the whole clip (bars x numerator: 4 bars of
+    6/8 are 24 beats, as ACID hosts read it); ``root_note`` is a MIDI note number (60 =
+    middle C), or None for unpitched material.
     """
 
     tempo: float
@@ -67,6 +68,11 @@ class AcidInfo:
             raise ValueError(f"meter out of range: {self.meter!r}")
         if self.root_note is not None and not 0 <= self.root_note <= 127:
             raise ValueError(f"root note must be a MIDI note 0..127, got {self.root_note!r}")
+
+    @property
+    def quarter_notes(self) -> float:
+        """The clip's length in quarter notes (``beats`` counts the meter's note values)."""
+        return self.beats * 4 / self.meter[1]
 
 
 @dataclass(frozen=True)
@@ -124,15 +130,20 @@ def write_clip(
     """Write a stereo clip WAV with ACID and ``smpl`` chunks, atomically; return its path.
 
     ``audio`` is float, shaped (frames, 2); mono (frames,) or (frames, 1) is copied to both
-    channels. PCM_24 clips values to [-1, 1]; FLOAT keeps overs. Loops (``acid.one_shot`` false)
-    get one forward ``smpl`` loop over the whole clip. Raises ValueError for empty or
-    non-finite audio, a bad sample rate or a file over the 4 GiB RIFF limit.
+    channels. PCM_16 and PCM_24 clip values to [-1, 1]; FLOAT keeps overs. Loops
+    (``acid.one_shot`` false) get one forward ``smpl`` loop over the whole clip. Raises
+    ValueError for empty or non-finite audio, a bad sample rate or a file over the 4 GiB RIFF
+    limit.
     """
     stereo = _as_stereo(audio)
     if not (float(sample_rate).is_integer() and 0 < sample_rate <= 0xFFFFFFFF // 8):
         raise ValueError(f"sample rate must be a positive integer, got {sample_rate!r}")
     sample_rate = int(sample_rate)  # numpy integers pack like ints from here on
-    if subtype == "PCM_24":
+    if subtype == "PCM_16":
+        data = _pcm16_bytes(stereo)
+        fmt = struct.pack("<HHIIHH", _FORMAT_PCM, 2, sample_rate, sample_rate * 4, 4, 16)
+        extra = b""
+    elif subtype == "PCM_24":
         data = _pcm24_bytes(stereo)
         fmt = struct.pack("<HHIIHH", _FORMAT_PCM, 2, sample_rate, sample_rate * 6, 6, 24)
         extra = b""
@@ -142,7 +153,7 @@ def write_clip(
         fmt = struct.pack("<HHIIHHH", _FORMAT_FLOAT, 2, sample_rate, sample_rate * 8, 8, 32, 0)
         extra = _chunk(b"fact", struct.pack("<I", len(stereo)))
     else:
-        raise ValueError(f"subtype must be 'PCM_24' or 'FLOAT', got {subtype!r}")
+        raise ValueError(f"subtype must be 'PCM_16', 'PCM_24' or 'FLOAT', got {subtype!r}")
     header = (_chunk(b"fmt ", fmt) + extra + _chunk(b"acid", _acid_payload(acid))
               + _chunk(b"smpl", _smpl_payload(acid, len(stereo), sample_rate)))
     riff_size = 4 + len(header) + 8 + len(data) + len(data) % 2
@@ -214,6 +225,12 @@ def _as_stereo(audio: np.ndarray) -> np.ndarray:
         raise ValueError("audio contains NaN or infinity")
     # Contiguous rows: the 24-bit packer views the samples' bytes.
     return np.ascontiguousarray(np.repeat(array, 2, axis=1) if array.shape[1] == 1 else array)
+
+
+def _pcm16_bytes(stereo: np.ndarray) -> bytes:
+    """Little-endian 16-bit PCM."""
+    ints = np.round(np.clip(stereo, -1.0, 1.0) * (2**15 - 1)).astype("<i2")
+    return bytes(ints.tobytes())
 
 
 def _pcm24_bytes(stereo: np.ndarray) -> bytes:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import soundfile as sf
 from platformdirs import user_data_path
 
 from bridge.atomic import atomic_write_bytes
+from bridge.limits import FORMAT_SUBTYPES
 from bridge.messages import Done
 from plugin_host.clip_names import clip_name
-from plugin_host.clips import AcidInfo, root_note_from_key, write_clip
+from plugin_host.clips import AcidInfo, Subtype, root_note_from_key, write_clip
 from plugin_host.daw import LIVE_DAWS, ClipRef, DawAdapter, get_adapter
 
 # Unpitched stems carry no root note in their ACID chunk, so a DAW never transposes them.
@@ -38,7 +40,7 @@ def write_clips(done: Done, prompt: str, folder: Path) -> dict[str, Path]:
     """Write each stem of ``done`` into ``folder`` as a clip DAWs tempo-lock: ACID and smpl
     chunks, and a name that says prompt, bpm, key, bars and stem. Returns stem -> file."""
     numerator, denominator = (int(part) for part in done.time_signature.split("/"))
-    beats = round(done.bars * numerator * 4 / denominator)
+    beats = done.bars * numerator  # ACID counts the meter's note values: 4 bars of 6/8 = 24
     folder.mkdir(parents=True, exist_ok=True)
     clips = {}
     for stem, path in done.stems.items():
@@ -55,7 +57,7 @@ def write_clips(done: Done, prompt: str, folder: Path) -> dict[str, Path]:
             audio,
             rate,
             acid,
-            subtype="FLOAT" if done.format == "float32" else "PCM_24",
+            subtype=cast(Subtype, FORMAT_SUBTYPES[done.format]),
         )
     return clips
 

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from bridge import limits
 from bridge.atomic import atomic_write
 
-SUBTYPES = {"wav16": "PCM_16", "wav24": "PCM_24", "float32": "FLOAT"}
 METADATA_NAME = "job.json"
 
 
@@ -45,7 +45,7 @@ class ClipLibrary:
 
     def write_audio(self, path: Path, audio: np.ndarray, sample_rate: int, fmt: str) -> Path:
         """Write (2, samples) float audio as a WAV file atomically."""
-        subtype = SUBTYPES[fmt]
+        subtype = limits.FORMAT_SUBTYPES[fmt]
         data = np.clip(audio.T, -1.0, 1.0) if subtype != "FLOAT" else audio.T
 
         def write(handle: Any) -> None:

@@ -82,7 +82,7 @@ class DawprojectAdapter(StagedAdapter[_Clip]):
             raise ValueError(f"{os.fspath(clip)!r} holds no audio")
         acid = info.acid
         if acid is not None and acid.beats > 0 and not acid.one_shot:
-            beats = float(acid.beats)
+            beats = acid.quarter_notes
         else:
             beats = info.seconds * self._info.bpm / 60.0
         source = Path(clip)

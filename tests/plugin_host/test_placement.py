@@ -13,10 +13,12 @@ import soundfile as sf
 from bridge.messages import Done
 from plugin_host.daw import get_adapter
 from plugin_host.daw.folder import MANIFEST, FolderAdapter
-from plugin_host.placement import MELODY_TRACK, place_job
+from plugin_host.clips import read_clip_info
+from plugin_host.placement import MELODY_TRACK, place_job, write_clips
 
 
-def _done(folder: Path, melody: bool) -> Done:
+def _done(folder: Path, melody: bool, *, bars: int = 1, time_signature: str = "4/4",
+          fmt: str = "wav24") -> Done:
     """A finished two-stem job as the engine leaves it: WAV stems and maybe melody.mid."""
     folder.mkdir(parents=True, exist_ok=True)
     stems = {}
@@ -33,8 +35,8 @@ def _done(folder: Path, melody: bool) -> Done:
         midi.tracks.append(track)
         midi_path = str(folder / "melody.mid")
         midi.save(midi_path)
-    return Done(request_id="job-1", bpm=120.0, bars=1, time_signature="4/4", key="C major",
-                sample_rate=48000, format="int24", seed=3, loop=False, model="m",
+    return Done(request_id="job-1", bpm=120.0, bars=bars, time_signature=time_signature,
+                key="C major", sample_rate=48000, format=fmt, seed=3, loop=False, model="m",
                 metadata="", stems=stems, melody_midi=midi_path)
 
 
@@ -84,3 +86,25 @@ def test_a_track_named_twice_is_refused_before_the_session_changes(tmp_path: Pat
     with pytest.raises(ValueError, match="named twice"):
         adapter.place_stems({"keys": done.stems["keys"]}, midi={"keys": done.melody_midi})
     assert not (tmp_path / "s" / MANIFEST).exists()
+
+
+@pytest.mark.parametrize(("bars", "meter", "beats"), [(4, "6/8", 24), (2, "3/4", 6),
+                                                      (1, "4/4", 4), (3, "7/8", 21)])
+def test_the_acid_beat_count_is_in_the_meters_note_value(tmp_path: Path, bars: int,
+                                                         meter: str, beats: int) -> None:
+    clips = write_clips(_done(tmp_path / "engine", melody=False, bars=bars,
+                              time_signature=meter), "groove", tmp_path / "clips")
+    for clip in clips.values():
+        acid = read_clip_info(clip).acid
+        assert acid is not None and acid.beats == beats
+        assert acid.meter == tuple(int(p) for p in meter.split("/"))
+
+
+@pytest.mark.parametrize(("fmt", "subtype"), [("wav16", "PCM_16"), ("wav24", "PCM_24"),
+                                              ("float32", "FLOAT")])
+def test_placed_clips_keep_the_asked_format(tmp_path: Path, fmt: str, subtype: str) -> None:
+    clips = write_clips(_done(tmp_path / "engine", melody=False, fmt=fmt), "groove",
+                        tmp_path / "clips")
+    for clip in clips.values():
+        assert sf.info(clip).subtype == subtype
+        assert read_clip_info(clip).acid is not None
