@@ -14,6 +14,7 @@ from plugin_host.daw.base import (
     DawAdapter,
     PlacementError,
     SessionInfo,
+    SessionMismatch,
     TrackKind,
     TrackRef,
 )
@@ -30,8 +31,8 @@ _ADAPTERS = {
     "ardour": ("plugin_host.daw.ardour", "ArdourAdapter"),
 }
 
-__all__ = ["LIVE_DAWS", "ClipRef", "DawAdapter", "PlacementError", "SessionInfo", "TrackKind",
-           "TrackRef", "adapter_names", "get_adapter"]
+__all__ = ["LIVE_DAWS", "ClipRef", "DawAdapter", "PlacementError", "SessionInfo",
+           "SessionMismatch", "TrackKind", "TrackRef", "adapter_names", "get_adapter"]
 
 
 def adapter_names() -> list[str]:

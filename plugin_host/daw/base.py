@@ -38,6 +38,11 @@ class SessionInfo:
             raise ValueError(f"sample rate must be positive, got {self.sample_rate!r}")
 
     @property
+    def meter_name(self) -> str:
+        """The time signature as written: ``6/8``."""
+        return "/".join(map(str, self.time_signature))
+
+    @property
     def beats_per_bar(self) -> float:
         """Quarter notes in one bar of this session's time signature."""
         numerator, denominator = self.time_signature
@@ -74,6 +79,36 @@ class PlacementError(RuntimeError):
     """A clip could not be placed; nothing of that request is left in the session."""
 
 
+class SessionMismatch(PlacementError):
+    """A request or clip disagrees with an existing session's tempo, meter or sample rate.
+
+    The session's grid wins: placing the clip would leave it off the grid, and changing the
+    session would move everything already in it, so either is refused.
+    """
+
+
+_TEMPO_TOLERANCE = 1e-3  # BPM; a tempo read back from a file rounds in its last digits
+
+
+def refuse_other_grid(session: SessionInfo, *, bpm: float | None = None,
+                      time_signature: tuple[int, int] | None = None,
+                      sample_rate: int | None = None, what: str = "the request") -> None:
+    """Raise SessionMismatch naming every given fact that differs from ``session``'s."""
+    differences = []
+    if bpm is not None and abs(float(bpm) - session.bpm) > _TEMPO_TOLERANCE:
+        differences.append(f"{float(bpm):g} BPM, the session runs at {session.bpm:g} BPM")
+    if time_signature is not None and tuple(time_signature) != session.time_signature:
+        meter = "/".join(map(str, time_signature))
+        differences.append(f"{meter}, the session is in {session.meter_name}")
+    if sample_rate is not None and int(sample_rate) != session.sample_rate:
+        differences.append(f"{sample_rate} Hz, the session runs at {session.sample_rate} Hz")
+    if differences:
+        raise SessionMismatch(
+            f"{what} is at {'; '.join(differences)}. Clips placed into a session are made on "
+            "its grid and the session is never retimed: leave the tempo, meter and sample "
+            "rate out (the session's are used) or give the session's own")
+
+
 class DawAdapter(ABC):
     """One DAW behind one interface: read the session, add tracks, place clips.
 
@@ -85,6 +120,9 @@ class DawAdapter(ABC):
 
     name: str
     places_midi: bool = True  # False where place_midi_clip cannot work (e.g. Ardour headless)
+    # True where a clip made at another tempo is stretched onto the session's grid (DAWproject
+    # warps); elsewhere such a clip would play off the grid, so place_stems refuses it.
+    stretches_to_grid: bool = False
 
     @abstractmethod
     def session_info(self) -> SessionInfo:
@@ -134,7 +172,11 @@ class DawAdapter(ABC):
         if missing:
             # Cheap check first, so a typo never touches the DAW at all.
             raise PlacementError(f"stem files not found: {', '.join(missing)}")
-        at_bar = self.session_info().cursor_bar if bar is None else check_bar(bar)
+        session = self.session_info()
+        if not self.stretches_to_grid:
+            for path in stems.values():
+                _refuse_clip_off_grid(session, path)
+        at_bar = session.cursor_bar if bar is None else check_bar(bar)
         created: list[TrackRef] = []
         placed: dict[str, ClipRef] = {}
         try:
@@ -156,6 +198,19 @@ class DawAdapter(ABC):
                     failure.add_note(f"could not remove track {track.name!r}: {undo_error}")
             raise failure from error
         return placed
+
+
+def _refuse_clip_off_grid(session: SessionInfo, clip: str | os.PathLike[str]) -> None:
+    """SessionMismatch if the clip's ACID chunk says it was made at another tempo or meter."""
+    from plugin_host.clips import read_clip_info  # numpy and WAV parsing only when placing
+
+    try:
+        acid = read_clip_info(clip).acid
+    except ValueError:
+        return  # not a clip WAV: the adapter reports what it cannot read, inside the undo
+    if acid is not None and not acid.one_shot:
+        refuse_other_grid(session, bpm=acid.tempo, time_signature=acid.meter,
+                          what=f"clip {Path(clip).name!r}")
 
 
 def check_bar(bar: float) -> float:

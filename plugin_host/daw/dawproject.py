@@ -59,6 +59,7 @@ class DawprojectAdapter(StagedAdapter[_Clip]):
     """Builds a DAWproject file; see the module docstring."""
 
     name = "dawproject"
+    stretches_to_grid = True  # each audio clip is warped onto the project's beats
 
     def __init__(self, path: str | os.PathLike[str], *, bpm: float = 120.0,
                  time_signature: tuple[int, int] = (4, 4), sample_rate: int = 48000,

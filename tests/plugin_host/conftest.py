@@ -16,16 +16,19 @@ ClipMaker = Callable[..., Path]
 
 @pytest.fixture
 def make_clip(tmp_path: Path) -> ClipMaker:
-    """Write a real clip WAV: ``make_clip("drums", seconds=2.0, bpm=120, beats=4)``."""
+    """Write a real clip WAV: ``make_clip("drums", seconds=2.0, bpm=120, beats=4)``.
+
+    Its ACID chunk says ``bpm`` and ``meter``: adapters refuse a clip made off their grid."""
 
     def make(name: str, seconds: float = 2.0, sample_rate: int = 48000, bpm: float = 120.0,
-             beats: int = 4, folder: Path | None = None, seed: int = 0) -> Path:
+             beats: int = 4, folder: Path | None = None, seed: int = 0,
+             meter: tuple[int, int] = (4, 4)) -> Path:
         frames = round(seconds * sample_rate)
         audio = np.random.default_rng(seed).uniform(-0.5, 0.5, size=(frames, 2))
         file_name = name if name.endswith(".wav") else f"{name}.wav"
         path = (folder or tmp_path / "clips") / file_name
         path.parent.mkdir(parents=True, exist_ok=True)
-        return write_clip(path, audio, sample_rate, AcidInfo(tempo=bpm, beats=beats))
+        return write_clip(path, audio, sample_rate, AcidInfo(tempo=bpm, beats=beats, meter=meter))
 
     return make
 

@@ -20,8 +20,10 @@ def _manifest(root: Path) -> dict:
     return json.loads((root / MANIFEST).read_text(encoding="utf-8"))
 
 
-def _stems(make_clip: ClipMaker, names: list[str]) -> dict[str, Path]:
-    return {name: make_clip(clip_name("Deep house", 124, "Am", 2, name), seed=i)
+def _stems(make_clip: ClipMaker, names: list[str], bpm: float = 124,
+           meter: tuple[int, int] = (4, 4)) -> dict[str, Path]:
+    return {name: make_clip(clip_name("Deep house", 124, "Am", 2, name), seed=i, bpm=bpm,
+                            meter=meter)
             for i, name in enumerate(names)}
 
 
@@ -37,7 +39,7 @@ def test_place_stems_copies_clips_and_describes_them(tmp_path: Path,
     root = tmp_path / "session"
     adapter = get_adapter("folder", path=root, bpm=124, time_signature=(3, 4),
                           sample_rate=44100, cursor_bar=5)
-    stems = _stems(make_clip, ["drums", "bass", "lead"])
+    stems = _stems(make_clip, ["drums", "bass", "lead"], meter=(3, 4))
     placed = adapter.place_stems(stems)
 
     assert list(placed) == ["drums", "bass", "lead"]
@@ -63,12 +65,12 @@ def test_place_stems_copies_clips_and_describes_them(tmp_path: Path,
 def test_session_reopens_with_tracks_and_facts(tmp_path: Path, make_clip: ClipMaker) -> None:
     root = tmp_path / "session"
     first = FolderAdapter(root, bpm=90, time_signature=(6, 8))
-    first.place_stems(_stems(make_clip, ["drums"]), bar=2)
+    first.place_stems(_stems(make_clip, ["drums"], bpm=90, meter=(6, 8)), bar=2)
 
     again = FolderAdapter(root)
     assert again.session_info() == SessionInfo(90.0, (6, 8), 1.0, 48000)
     assert [t.name for t in again.tracks()] == ["drums"]
-    again.place_stems({"bass": make_clip("bass", seed=7)}, bar=3)
+    again.place_stems({"bass": make_clip("bass", seed=7, bpm=90, meter=(6, 8))}, bar=3)
     assert [t["name"] for t in _manifest(root)["tracks"]] == ["drums", "bass"]
 
 

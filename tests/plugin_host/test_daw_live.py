@@ -23,7 +23,7 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from plugin_host import placement
-from plugin_host.daw import PlacementError, get_adapter
+from plugin_host.daw import PlacementError, SessionMismatch, get_adapter
 from plugin_host.daw.ableton_live import LiveAdapter, LiveUnreachable
 from stemloom.cli import main as stemloom_main
 
@@ -175,7 +175,8 @@ def test_stems_land_on_new_tracks_as_one_undo_step(live: tuple[FakeSong, object]
                                                    make_clip: ClipMaker) -> None:
     song, surface = live
     adapter = LiveAdapter(port=surface.port)
-    stems = {"drums": make_clip("drums"), "bass": make_clip("bass", seed=1)}
+    stems = {name: make_clip(name, seed=seed, bpm=93.5, meter=(6, 8))
+             for seed, name in enumerate(("drums", "bass"))}
     placed = adapter.place_stems(stems, bar=5)
 
     assert [ref.bar for ref in placed.values()] == [5.0, 5.0]
@@ -196,7 +197,8 @@ def test_a_clip_live_refuses_removes_every_new_track(live: tuple[FakeSong, objec
     song.refuse = {"bass.wav"}
     adapter = LiveAdapter(port=surface.port)
     with pytest.raises(PlacementError, match="Invalid audio file"):
-        adapter.place_stems({"drums": make_clip("drums"), "bass": make_clip("bass")})
+        adapter.place_stems({name: make_clip(name, bpm=93.5, meter=(6, 8))
+                             for name in ("drums", "bass")})
     assert [call for call in song.calls if call[0] == "Song.delete_track"] == [
         ("Song.delete_track", 2), ("Song.delete_track", 1)]
     assert song.calls[-1] == ("Song.end_undo_step",)
@@ -289,3 +291,12 @@ def test_generate_bars_and_stems_given_beat_the_words(
                                  "--bars", "4", "--stems", "keys")
     assert (resolved["bars"], resolved["stems"], resolved["key"]) == (4, ["keys"], "G minor")
     assert resolved["sources"]["bars"] == resolved["sources"]["stems"] == "explicit"
+
+
+def test_a_clip_made_off_lives_grid_is_refused_before_live_is_touched(
+        live: tuple[FakeSong, object], make_clip: ClipMaker) -> None:
+    song, surface = live
+    adapter = LiveAdapter(port=surface.port)
+    with pytest.raises(SessionMismatch, match=r"120 BPM, the session runs at 93\.5 BPM"):
+        adapter.place_stems({"drums": make_clip("drums", bpm=120, meter=(6, 8))})
+    assert song.calls == []

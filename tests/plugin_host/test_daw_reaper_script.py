@@ -41,8 +41,8 @@ Call = list[Any]
 def generated(tmp_path: Path, make_clip: ClipMaker) -> tuple[Path, dict[str, float]]:
     """What ``stemloom generate --daw folder`` leaves: a folder session with two stems."""
     session = tmp_path / "generated"
-    stems = {"drums": make_clip("x_96bpm_drums", seconds=1.25),
-             "bass": make_clip("x_96bpm_bass", seconds=1.5, seed=1)}
+    stems = {"drums": make_clip("x_96bpm_drums", seconds=1.25, bpm=96),
+             "bass": make_clip("x_96bpm_bass", seconds=1.5, seed=1, bpm=96)}
     FolderAdapter(session, bpm=96).place_stems(stems, bar=1)
     return session, {p.name: read_clip_info(p).seconds for p in stems.values()}
 

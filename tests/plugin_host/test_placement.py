@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 
 from bridge.messages import Done
+from plugin_host.clips import read_clip_info
 from plugin_host.daw import get_adapter
 from plugin_host.daw.folder import MANIFEST, FolderAdapter
-from plugin_host.clips import read_clip_info
 from plugin_host.placement import MELODY_TRACK, place_job, write_clips
 
 
