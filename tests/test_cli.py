@@ -126,3 +126,30 @@ def test_doctor_reports_every_check(tmp_path, flag) -> None:
     assert "default model" in result.stdout
     if flag:
         assert {c["name"] for c in json.loads(result.stdout)} >= {"torch", "fluidsynth"}
+
+
+def test_a_tempo_that_disagrees_with_the_session_is_refused_before_generating(
+        tmp_path) -> None:
+    project = tmp_path / "song.RPP"
+    text = ('<REAPER_PROJECT 0.1 "7.22/linux" 1700000000\n  TEMPO 140 4 4\n'
+            "  SAMPLERATE 48000 0 0\n  <TRACK {A}\n    NAME guitar\n  >\n>\n")
+    project.write_text(text, encoding="utf-8")
+    refused = stemloom("generate", "a bass line", "--bpm", "90", "--bars", "1",
+                       "--model", "random-tiny", "--daw", "reaper", "--dest", str(project),
+                       home=tmp_path)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "90 BPM, the session runs at 140 BPM" in refused.stderr
+    assert project.read_text(encoding="utf-8") == text
+    assert not list((tmp_path / "data").glob("stemloom/library/gen-*"))  # nothing generated
+    # The same rule for an in-DAW script that says what its session runs at.
+    scripted = stemloom("generate", "a bass line", "--bpm", "90", "--session-bpm", "140",
+                        "--dry-run", home=tmp_path)
+    assert scripted.returncode == 2 and "the session runs at 140 BPM" in scripted.stderr
+    # Left out, the session's tempo is used and the words that disagree are overruled aloud.
+    placed = stemloom("generate", "a bass line at 90 bpm", "--bars", "1", "--stems", "bass",
+                      "--model", "random-tiny", "--daw", "reaper", "--dest", str(project),
+                      home=tmp_path)
+    assert placed.returncode == 0, placed.stderr
+    assert "the DAW session's 140 BPM is used" in placed.stdout
+    assert "Placed 1 stem on new tracks" in placed.stdout
+    assert "TEMPO 140 4 4" in project.read_text(encoding="utf-8")

@@ -17,6 +17,7 @@ from plugin_host.daw.base import (
     SessionMismatch,
     TrackKind,
     TrackRef,
+    refuse_other_grid,
 )
 
 # Adapters that talk to a running DAW rather than write a session file or folder.
@@ -32,7 +33,8 @@ _ADAPTERS = {
 }
 
 __all__ = ["LIVE_DAWS", "ClipRef", "DawAdapter", "PlacementError", "SessionInfo",
-           "SessionMismatch", "TrackKind", "TrackRef", "adapter_names", "get_adapter"]
+           "SessionMismatch", "TrackKind", "TrackRef", "adapter_names", "get_adapter",
+           "refuse_other_grid"]
 
 
 def adapter_names() -> list[str]:

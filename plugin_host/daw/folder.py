@@ -21,7 +21,14 @@ from typing import Any, BinaryIO
 from bridge.atomic import atomic_write, atomic_write_bytes
 from plugin_host.clip_names import safe_file_name, unique_name
 from plugin_host.clips import read_clip_info
-from plugin_host.daw.base import ClipRef, SessionInfo, TrackKind, TrackRef, check_bar
+from plugin_host.daw.base import (
+    ClipRef,
+    SessionInfo,
+    TrackKind,
+    TrackRef,
+    check_bar,
+    refuse_other_grid,
+)
 from plugin_host.daw.staged import StagedAdapter, StagedTrack
 
 MANIFEST = "session.json"
@@ -51,19 +58,28 @@ class FolderAdapter(StagedAdapter[_Clip]):
                  cursor_bar: float | None = None) -> None:
         """Open the session folder ``path`` (read ``session.json`` if there is one).
 
-        Given session facts override the stored ones (and are stored by the next commit);
-        a new session defaults to 120 bpm, 4/4, 48 kHz, cursor at bar 1.
+        A new session takes the given facts, else 120 bpm, 4/4, 48 kHz, cursor at bar 1. A
+        stored session keeps its tempo, meter and rate: given ones must agree with them
+        (else SessionMismatch), so clips placed earlier stay on the grid.
         """
         self.root = Path(path)
         stored = self._load()
-        session = stored.get("session", {})
-        super().__init__(SessionInfo(
-            bpm=float(bpm if bpm is not None else session.get("bpm", 120.0)),
-            time_signature=_pair(time_signature or session.get("time_signature", (4, 4))),
-            cursor_bar=float(cursor_bar if cursor_bar is not None
-                             else session.get("cursor_bar", 1.0)),
-            sample_rate=int(sample_rate or session.get("sample_rate", 48000)),
-        ))
+        session = stored.get("session")
+        if session is None:
+            info = SessionInfo(float(bpm or 120.0), _pair(time_signature or (4, 4)),
+                               float(cursor_bar or 1.0), int(sample_rate or 48000))
+        else:
+            try:
+                info = SessionInfo(float(session["bpm"]), _pair(session["time_signature"]),
+                                   float(cursor_bar if cursor_bar is not None
+                                         else session.get("cursor_bar", 1.0)),
+                                   int(session["sample_rate"]))
+            except (KeyError, TypeError, ValueError) as error:
+                raise ValueError(f"{self.manifest_path} has unreadable session facts: "
+                                 f"{error!r}") from error
+            refuse_other_grid(info, bpm=bpm, time_signature=time_signature,
+                              sample_rate=sample_rate)
+        super().__init__(info)
         for entry in stored.get("tracks", []):
             clips = [_clip_from_json(clip) for clip in entry["clips"]]
             self._tracks[entry["id"]] = StagedTrack(entry["id"], entry["name"], entry["kind"],
@@ -144,6 +160,8 @@ class FolderAdapter(StagedAdapter[_Clip]):
             document: dict[str, Any] = json.loads(self.manifest_path.read_text("utf-8"))
         except FileNotFoundError:
             return {}
+        except ValueError as error:  # not JSON, or not UTF-8
+            raise ValueError(f"{self.manifest_path} is not readable JSON: {error}") from error
         if document.get("format") != FORMAT or document.get("version") != VERSION:
             raise ValueError(f"{self.manifest_path} is not a version {VERSION} {FORMAT} file")
         return document

@@ -6,11 +6,14 @@ bar (``POSITION`` in seconds at the session tempo) and lasts its file's length. 
 written into the project as REAPER's in-project MIDI (``<SOURCE MIDI`` with ``E`` events at
 960 ticks per quarter note), spanning whole bars.
 
-Opening an existing project (written by this adapter or saved by REAPER) keeps its text as it
-is and appends the new tracks at commit; given session facts replace its ``TEMPO`` and
-``SAMPLERATE`` values. Tracks already in the file cannot take new clips. A commit copies the
-media, then replaces the project file atomically; if anything fails, the copies are removed
-and the project is left as it was.
+Opening an existing project (written by this adapter or saved by REAPER) never retimes it:
+its text is kept byte for byte and the new tracks are inserted before its closing ``>``;
+session facts given that differ from its ``TEMPO``, meter or ``SAMPLERATE`` are refused
+(:class:`~plugin_host.daw.base.SessionMismatch`), and so is a project whose tempo map changes
+tempo or meter (a clip made at one tempo cannot follow it). Tracks already in the file cannot
+take new clips. A commit copies the media, keeps a backup of the project beside it, then
+replaces the project file atomically; if anything fails, the copies are removed and the
+project is left as it was. A project changed on disk since it was opened is not overwritten.
 """
 
 from __future__ import annotations
@@ -29,7 +32,17 @@ from bridge.atomic import atomic_write, atomic_write_bytes
 from plugin_host.clip_names import safe_file_name, unique_name
 from plugin_host.clips import read_clip_info
 from plugin_host.daw import rpp
-from plugin_host.daw.base import ClipRef, SessionInfo, TrackKind, TrackRef, check_bar
+from plugin_host.daw.backup import keep_backup
+from plugin_host.daw.base import (
+    ClipRef,
+    PlacementError,
+    SessionInfo,
+    SessionMismatch,
+    TrackKind,
+    TrackRef,
+    check_bar,
+    refuse_other_grid,
+)
 from plugin_host.daw.midi_notes import MidiNote, read_midi_notes
 from plugin_host.daw.staged import StagedAdapter, StagedTrack
 
@@ -59,21 +72,32 @@ class ReaperAdapter(StagedAdapter[_Item]):
                  cursor_bar: float | None = None) -> None:
         """Open the project ``path`` (``*.RPP``), reading it when it exists.
 
-        Given session facts override the stored ones; a new project defaults to 120 bpm,
-        4/4, 48 kHz, cursor at bar 1. Raises ValueError if the file is not an RPP project.
+        A new project takes the given facts, else 120 bpm, 4/4, 48 kHz, cursor at bar 1. An
+        existing one keeps its own: given facts must agree with them (else SessionMismatch).
+        Raises ValueError if the file is not an RPP project.
         """
         self.path = Path(path)
-        self._text = self.path.read_text("utf-8") if self.path.exists() else None
-        project = _parse_project(self._text) if self._text is not None else None
+        self._text = self.path.read_bytes().decode("utf-8") if self.path.exists() else None
+        if self._text is None:
+            meter = time_signature or (4, 4)
+            info = SessionInfo(float(bpm or 120.0), (int(meter[0]), int(meter[1])),
+                               float(cursor_bar or 1.0), int(sample_rate or 48000))
+            super().__init__(info)
+            return
+        try:
+            project = _parse_project(self._text)
+        except ValueError as error:
+            raise ValueError(f"{self.path} is not a REAPER project REAPER could open: "
+                             f"{error}") from error
         stored_bpm, stored_meter, stored_rate, stored_cursor = _stored_facts(project)
-        bpm_value = float(bpm if bpm is not None else stored_bpm)
-        meter = time_signature or stored_meter
-        info = SessionInfo(bpm_value, (int(meter[0]), int(meter[1])), 1.0,
-                           int(sample_rate or stored_rate))
+        _refuse_tempo_changes(project, stored_bpm, stored_meter)
+        stored = SessionInfo(stored_bpm, stored_meter, 1.0, stored_rate)
+        refuse_other_grid(stored, bpm=bpm, time_signature=time_signature,
+                          sample_rate=sample_rate, what="the request")
         cursor = (float(cursor_bar) if cursor_bar is not None
-                  else 1 + stored_cursor * bpm_value / 60 / info.beats_per_bar)
-        super().__init__(SessionInfo(info.bpm, info.time_signature, cursor, info.sample_rate))
-        for index, track in enumerate(project.chunks("TRACK") if project else []):
+                  else 1 + stored_cursor * stored_bpm / 60 / stored.beats_per_bar)
+        super().__init__(SessionInfo(stored_bpm, stored_meter, cursor, stored_rate))
+        for index, track in enumerate(project.chunks("TRACK")):
             track_id = track.args[0] if track.args else f"existing-{index}"
             name = " ".join(track.attribute("NAME") or [])
             kind: TrackKind = "midi" if _has_midi(track) else "audio"
@@ -115,11 +139,15 @@ class ReaperAdapter(StagedAdapter[_Item]):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         copied: list[Path] = []
         try:
+            if self._text is not None:
+                self._refuse_changed_on_disk()
             if pending:
                 self.media_folder.mkdir(exist_ok=True)
             for source, target in pending:
                 atomic_write(target, partial(_copy, source))
                 copied.append(target)
+            if self._text is not None:
+                keep_backup(self.path)
             atomic_write_bytes(self.path, text.encode("utf-8"))
         except BaseException:
             for target in copied:
@@ -145,26 +173,28 @@ class ReaperAdapter(StagedAdapter[_Item]):
             taken |= {path.name.lower() for path in self.media_folder.iterdir()}
         return unique_name(safe_file_name(source.name, _MAX_FILE_NAME), taken)
 
+    def _refuse_changed_on_disk(self) -> None:
+        """PlacementError if someone saved the project since this adapter read it."""
+        if self.path.read_bytes().decode("utf-8") != self._text:
+            raise PlacementError(f"{self.path} changed on disk since it was opened (saved "
+                                 "from REAPER?); nothing was written, place the stems again")
+
     def _project_text(self, new_tracks: list[StagedTrack[_Item]]) -> str:
-        """The whole project: the existing text (facts updated) or a new header, then tracks."""
-        info = self._info
-        numerator, denominator = info.time_signature
-        facts = {"TEMPO": [rpp.number(info.bpm), str(numerator), str(denominator)],
-                 "SAMPLERATE": [str(info.sample_rate), "0", "0"]}
+        """The whole project: the existing text with the new tracks inserted before its
+        closing ``>`` (nothing else changes), or a new project."""
         if self._text is None:
-            cursor = rpp.number(info.bar_to_seconds(info.cursor_bar))
+            info = self._info
+            numerator, denominator = info.time_signature
             lines = [f'<REAPER_PROJECT 0.1 "7.0/stemloom" {int(time.time())}',
-                     *(f"{_INDENT}{name} {' '.join(values)}" for name, values in facts.items()),
-                     f"{_INDENT}CURSOR {cursor}"]
-        else:
-            lines = _with_facts(self._text.splitlines(), facts)
-            while lines and not lines[-1].strip():
-                lines.pop()
-            lines.pop()  # the project's closing '>' (checked when the file was read)
-        for track in new_tracks:
-            lines.extend(_track_lines(track))
-        lines.append(">")
-        return "\n".join(lines) + "\n"
+                     f"{_INDENT}TEMPO {rpp.number(info.bpm)} {numerator} {denominator}",
+                     f"{_INDENT}SAMPLERATE {info.sample_rate} 0 0",
+                     f"{_INDENT}CURSOR {rpp.number(info.bar_to_seconds(info.cursor_bar))}",
+                     *(line for track in new_tracks for line in _track_lines(track)), ">"]
+            return "\n".join(lines) + "\n"
+        newline = "\r\n" if "\r\n" in self._text else "\n"
+        head, closing = _split_closing(self._text)
+        added = "".join(line + newline for track in new_tracks for line in _track_lines(track))
+        return head + added + closing
 
 
 def _parse_project(text: str) -> rpp.Chunk:
@@ -174,10 +204,9 @@ def _parse_project(text: str) -> rpp.Chunk:
     return project
 
 
-def _stored_facts(project: rpp.Chunk | None) -> tuple[float, tuple[int, int], int, float]:
-    """bpm, time signature, sample rate and cursor seconds of ``project`` (defaults if None)."""
-    if project is None:
-        return 120.0, (4, 4), 48000, 0.0
+def _stored_facts(project: rpp.Chunk) -> tuple[float, tuple[int, int], int, float]:
+    """bpm, time signature, sample rate and cursor seconds of ``project`` (REAPER's defaults
+    for lines it left out)."""
     tempo = project.attribute("TEMPO") or ["120", "4", "4"]
     rate = project.attribute("SAMPLERATE") or ["48000"]
     cursor = project.attribute("CURSOR") or ["0"]
@@ -193,31 +222,34 @@ def _has_midi(track: rpp.Chunk) -> bool:
                for source in item.chunks("SOURCE"))
 
 
-def _with_facts(lines: list[str], facts: dict[str, list[str]]) -> list[str]:
-    """``lines`` with the project-level attributes in ``facts`` set (the first values only).
+def _split_closing(text: str) -> tuple[str, str]:
+    """``text`` cut just before the line holding the project's closing ``>`` (checked to be
+    there when the file was read): everything before it, and that line to the end."""
+    body = text.rstrip()
+    line_start = body.rfind("\n") + 1
+    if body[line_start:].strip() != ">":
+        raise ValueError("the project does not end with a line holding '>'")
+    return text[:line_start], text[line_start:]
 
-    Extra values REAPER keeps after the ones given are left alone; an attribute the project
-    lacks is added right after the ``<REAPER_PROJECT`` line.
-    """
-    result: list[str] = []
-    depth = 0
-    seen: set[str] = set()
-    for line in lines:
-        stripped = line.strip()
-        tokens = rpp.tokenize(stripped) if depth == 1 else []
-        if tokens and tokens[0] in facts and tokens[0] not in seen:
-            name = tokens[0]
-            values = facts[name] + [rpp.quote(t) for t in tokens[1 + len(facts[name]):]]
-            line = f"{line[:len(line) - len(line.lstrip())]}{name} {' '.join(values)}"
-            seen.add(name)
-        result.append(line)
-        if stripped.startswith("<"):
-            depth += 1
-        elif stripped == ">":
-            depth -= 1
-    missing = [f"{_INDENT}{name} {' '.join(values)}" for name, values in facts.items()
-               if name not in seen]
-    return result[:1] + missing + result[1:]
+
+def _refuse_tempo_changes(project: rpp.Chunk, bpm: float, meter: tuple[int, int]) -> None:
+    """SessionMismatch if the project's tempo map (``<TEMPOENVEX``) ever leaves ``bpm`` or
+    ``meter``: a clip made at one tempo would drift off the grid there."""
+    for envelope in project.chunks("TEMPOENVEX"):
+        for tokens in envelope.lines:
+            if tokens[:1] != ["PT"] or len(tokens) < 3:
+                continue
+            try:
+                seconds, tempo = float(tokens[1]), float(tokens[2])
+                packed = int(tokens[4]) if len(tokens) > 4 else 0
+            except ValueError as error:
+                raise ValueError(f"unreadable tempo map point {tokens!r}") from error
+            point_meter = (packed & 0xFFFF, packed >> 16) if packed else meter
+            if abs(tempo - bpm) > 1e-3 or point_meter != meter:
+                raise SessionMismatch(
+                    f"the project's tempo map changes to {tempo:g} BPM in "
+                    f"{point_meter[0]}/{point_meter[1]} at {seconds:g} s; Stemloom places "
+                    "clips only into projects with one tempo and meter so far")
 
 
 def _track_lines(track: StagedTrack[_Item]) -> list[str]:

@@ -129,6 +129,9 @@ def _generate(args: argparse.Namespace) -> int:
         return fail("give a prompt, or a preset with --preset NAME ('stemloom presets list')")
     words = args.prompt
     given = {"bpm": args.session_bpm, "time_signature": args.session_time_signature}
+    clash = _clash_with_session_flags(args)
+    if clash:
+        return fail(clash)
     try:
         resolved = _resolve(args, words, preset, given)
     except ValueError as exc:  # WordsError, or an explicit key that names none
@@ -200,7 +203,8 @@ def _generate(args: argparse.Namespace) -> int:
         stems = {name: clip for name, clip in placed.clips.items() if name != MELODY_TRACK}
         bar = next(iter(stems.values())).bar
         where = args.dest or args.daw
-        print(f"Placed {len(stems)} stems on new tracks at bar {bar:g} in {where}")
+        count = f"{len(stems)} stem{'' if len(stems) == 1 else 's'}"
+        print(f"Placed {count} on new tracks at bar {bar:g} in {where}")
         if MELODY_TRACK in placed.clips:
             print(f"  and the melody as a MIDI clip on track {MELODY_TRACK!r}")
         elif placed.melody_file is not None:
@@ -212,6 +216,22 @@ def _generate(args: argparse.Namespace) -> int:
         print("The preset's effects are applied when placing with --daw, or in the studio: "
               + ", ".join(f"{stem}: {chain}" for stem, chain in effects.items()))
     return 0
+
+
+def _clash_with_session_flags(args: argparse.Namespace) -> str | None:
+    """Why an explicit tempo or meter cannot be used in the session an in-DAW script
+    describes (--session-bpm, --session-time-signature), or None: its grid wins."""
+    clashes = []
+    if args.bpm and args.session_bpm and abs(args.bpm - args.session_bpm) > 1e-3:
+        clashes.append(f"{args.bpm:g} BPM, the session runs at {args.session_bpm:g} BPM")
+    if (args.time_signature and args.session_time_signature
+            and args.time_signature != args.session_time_signature):
+        clashes.append(f"{args.time_signature}, the session is in "
+                       f"{args.session_time_signature}")
+    if not clashes:
+        return None
+    return (f"the request is at {'; '.join(clashes)}. Clips for a session are made on its "
+            "grid: leave --bpm/--time-signature out or give the session's own")
 
 
 def _absolute(path: str) -> str:
@@ -280,22 +300,29 @@ def _effects_to_apply(args: argparse.Namespace, preset: GenrePreset | None) -> d
 
 def _open_session(args: argparse.Namespace, resolved: Resolved) -> tuple[DawAdapter, dict]:
     """Open the DAW target, and the tempo and meter of the session as it was (none for a
-    session this call creates: it takes the resolved request's). Fills the sample rate the
-    user left out from the session, so the clips fit it."""
+    session this call creates: it takes the resolved request's).
+
+    An existing session's grid wins: a --bpm, --time-signature or --sample-rate that
+    disagrees with it is refused (SessionMismatch) before anything is generated, and the
+    sample rate left out is the session's, so the clips fit it.
+    """
+    from plugin_host.daw import refuse_other_grid
     from plugin_host.placement import open_adapter
 
-    new = args.daw not in LIVE_DAWS and not args.dest.exists()
     meter = tuple(int(p) for p in resolved.time_signature.split("/"))
-    adapter = open_adapter(args.daw, args.dest,
-                           bpm=args.bpm or (resolved.bpm if new else None),
-                           time_signature=(meter if args.time_signature or new else None),
-                           sample_rate=args.sample_rate)
+    if args.daw not in LIVE_DAWS and not args.dest.exists():
+        adapter = open_adapter(args.daw, args.dest, bpm=resolved.bpm,
+                               time_signature=meter, sample_rate=args.sample_rate)
+        return adapter, {}
+    adapter = open_adapter(args.daw, args.dest)
     info = adapter.session_info()
+    asked_meter = (tuple(int(p) for p in args.time_signature.split("/"))
+                   if args.time_signature else None)
+    refuse_other_grid(info, bpm=args.bpm, time_signature=asked_meter,
+                      sample_rate=args.sample_rate, what="the request")
     if args.sample_rate is None and info.sample_rate in limits.SAMPLE_RATES:
         args.sample_rate = info.sample_rate
-    if new:
-        return adapter, {}
-    return adapter, {"bpm": info.bpm, "time_signature": "/".join(map(str, info.time_signature))}
+    return adapter, {"bpm": info.bpm, "time_signature": info.meter_name}
 
 
 @contextlib.contextmanager

@@ -10,7 +10,13 @@ import pytest
 
 from plugin_host.clip_names import clip_name
 from plugin_host.clips import read_clip_info
-from plugin_host.daw import PlacementError, SessionInfo, adapter_names, get_adapter
+from plugin_host.daw import (
+    PlacementError,
+    SessionInfo,
+    SessionMismatch,
+    adapter_names,
+    get_adapter,
+)
 from plugin_host.daw.folder import MANIFEST, FolderAdapter
 
 ClipMaker = Callable[..., Path]  # the make_clip fixture (conftest.py)
@@ -165,3 +171,24 @@ def test_committed_tracks_cannot_be_deleted(tmp_path: Path, make_clip: ClipMaker
     placed = adapter.place_stems({"drums": make_clip("drums")})
     with pytest.raises(ValueError):
         adapter.delete_track(placed["drums"].track)
+
+
+def test_a_stored_session_is_never_retimed(tmp_path: Path, make_clip: ClipMaker) -> None:
+    root = tmp_path / "session"
+    FolderAdapter(root, bpm=90, time_signature=(6, 8)).place_stems(
+        _stems(make_clip, ["drums"], bpm=90, meter=(6, 8)))
+    before = _manifest(root)
+    with pytest.raises(SessionMismatch, match="120 BPM, the session runs at 90 BPM"):
+        FolderAdapter(root, bpm=120)
+    with pytest.raises(SessionMismatch, match="4/4, the session is in 6/8"):
+        FolderAdapter(root, time_signature=(4, 4))
+    assert FolderAdapter(root, bpm=90).session_info().bpm == 90  # agreeing facts are fine
+    assert _manifest(root) == before
+
+
+def test_an_unreadable_manifest_is_refused_with_its_path(tmp_path: Path) -> None:
+    root = tmp_path / "session"
+    root.mkdir()
+    (root / MANIFEST).write_text("{not json", encoding="utf-8")
+    with pytest.raises(ValueError, match="is not readable JSON"):
+        FolderAdapter(root)

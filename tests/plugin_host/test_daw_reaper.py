@@ -9,16 +9,17 @@ import pytest
 
 from plugin_host.clip_names import clip_name
 from plugin_host.clips import read_clip_info
-from plugin_host.daw import PlacementError, get_adapter, rpp
+from plugin_host.daw import PlacementError, SessionMismatch, get_adapter, rpp
 from plugin_host.daw import reaper as reaper_module
 from plugin_host.daw.reaper import MEDIA_FOLDER, ReaperAdapter
 
 ClipMaker = Callable[..., Path]  # the make_clip fixture (conftest.py)
 
 
-def _stems(make_clip: ClipMaker, names: list[str], seconds: float = 2.0) -> dict[str, Path]:
+def _stems(make_clip: ClipMaker, names: list[str], seconds: float = 2.0, bpm: float = 120,
+           meter: tuple[int, int] = (4, 4)) -> dict[str, Path]:
     return {name: make_clip(clip_name("Deep house", 124, "Am", 2, name), seconds=seconds,
-                            seed=i)
+                            bpm=bpm, meter=meter, seed=i)
             for i, name in enumerate(names)}
 
 
@@ -46,7 +47,7 @@ def test_place_stems_writes_tracks_items_and_media(tmp_path: Path,
     path = tmp_path / "song" / "song.RPP"
     adapter = get_adapter("reaper", path=path, bpm=124, time_signature=(3, 4),
                           sample_rate=44100, cursor_bar=5)
-    stems = _stems(make_clip, ["drums", "bass", "lead"], seconds=1.5)
+    stems = _stems(make_clip, ["drums", "bass", "lead"], seconds=1.5, bpm=124, meter=(3, 4))
     placed = adapter.place_stems(stems)
 
     assert [ref.bar for ref in placed.values()] == [5.0, 5.0, 5.0]
@@ -70,14 +71,15 @@ def test_reopening_reads_the_session_and_appends_tracks(tmp_path: Path,
                                                         make_clip: ClipMaker) -> None:
     path = tmp_path / "song.RPP"
     get_adapter("reaper", path=path, bpm=90, time_signature=(7, 8),
-                cursor_bar=3).place_stems(_stems(make_clip, ["drums"]))
+                cursor_bar=3).place_stems(_stems(make_clip, ["drums"], bpm=90, meter=(7, 8)))
     before = path.read_text("utf-8")
 
     again = ReaperAdapter(path)
     info = again.session_info()
     assert (info.bpm, info.time_signature, info.cursor_bar) == (90.0, (7, 8), pytest.approx(3.0))
     assert [t.name for t in again.tracks()] == ["drums"]
-    more = {"bass": make_clip("bass", seed=7), "drums": make_clip("drums", seed=8)}
+    more = {"bass": make_clip("bass", seed=7, bpm=90, meter=(7, 8)),
+            "drums": make_clip("drums", seed=8, bpm=90, meter=(7, 8))}
     again.place_stems(more, bar=2)
 
     after = path.read_text("utf-8")
@@ -89,23 +91,79 @@ def test_reopening_reads_the_session_and_appends_tracks(tmp_path: Path,
     assert _items(tracks[1])[0][0] == pytest.approx(3.5 * 60 / 90)  # one bar of 7/8
 
 
-def test_given_facts_replace_the_stored_ones_and_keep_extra_values(tmp_path: Path,
-                                                                   make_clip: ClipMaker) -> None:
-    path = tmp_path / "saved.RPP"
-    path.write_text('<REAPER_PROJECT 0.1 "7.22/linux" 1700000000\n'
-                    "  RIPPLE 0\n  TEMPO 100 4 4 0\n  <TRACK {A}\n    NAME 'my vox'\n"
-                    "    TEMPO 1 2 3\n  >\n>\n", encoding="utf-8")
-    adapter = ReaperAdapter(path, bpm=128, sample_rate=96000)
-    assert adapter.session_info().time_signature == (4, 4)
-    adapter.place_stems(_stems(make_clip, ["keys"]), bar=1)
+SAVED = ('<REAPER_PROJECT 0.1 "7.22/linux" 1700000000\r\n'
+         "  RIPPLE 0\r\n  TEMPO 100 4 4 0\r\n  SAMPLERATE 44100 0 0\r\n"
+         "  <TEMPOENVEX\r\n    ACT 0 -1\r\n    PT 0 100 1 262148 0 1\r\n  >\r\n"
+         "  <TRACK {A}\r\n    NAME 'my vox'\r\n    TEMPO 1 2 3\r\n"
+         "    <ITEM\r\n      POSITION 2.5\r\n      LENGTH 4\r\n"
+         "      <SOURCE WAVE\r\n        FILE \"vox take 3.wav\"\r\n      >\r\n    >\r\n"
+         "    <VOLENV2\r\n      PT 0 1 0\r\n      PT 4 0.5 0\r\n    >\r\n  >\r\n"
+         "  MARKER 1 8 \"chorus\" 0\r\n>\r\n")
 
+
+@pytest.mark.parametrize("facts", [{"bpm": 128}, {"time_signature": (6, 8)},
+                                   {"sample_rate": 48000}])
+def test_facts_that_disagree_with_an_existing_project_are_refused(
+        tmp_path: Path, facts: dict) -> None:
+    path = tmp_path / "saved.RPP"
+    path.write_bytes(SAVED.encode())
+    with pytest.raises(SessionMismatch, match="never retimed"):
+        ReaperAdapter(path, **facts)
+    assert path.read_bytes() == SAVED.encode()
+
+
+def test_placing_keeps_every_byte_of_the_project_and_its_tempo(tmp_path: Path,
+                                                                make_clip: ClipMaker) -> None:
+    path = tmp_path / "saved.RPP"
+    path.write_bytes(SAVED.encode())
+    adapter = ReaperAdapter(path, bpm=100, sample_rate=44100)  # the project's own: fine
+    assert adapter.session_info().time_signature == (4, 4)
+    adapter.place_stems(_stems(make_clip, ["keys"], bpm=100), bar=2)
+
+    after = path.read_bytes()
+    closing = SAVED.rindex(">")
+    assert after.startswith(SAVED[:closing].encode())  # everything before the final '>'
+    assert after.endswith(b">\r\n") and b"\n" not in after.replace(b"\r\n", b"")
     project = _project(path)
-    assert project.attribute("TEMPO") == ["128", "4", "4", "0"]
-    assert project.attribute("SAMPLERATE") == ["96000", "0", "0"]
+    assert project.attribute("TEMPO") == ["100", "4", "4", "0"]
+    assert project.attribute("SAMPLERATE") == ["44100", "0", "0"]
     vox, keys = project.chunks("TRACK")
-    assert vox.attribute("TEMPO") == ["1", "2", "3"]  # only the project-level line changes
-    assert vox.attribute("NAME") == ["my vox"]
-    assert _items(keys)[0][0] == 0.0
+    assert vox.attribute("NAME") == ["my vox"] and vox.attribute("TEMPO") == ["1", "2", "3"]
+    assert _items(keys)[0][0] == pytest.approx(4 * 60 / 100)  # bar 2 at 100 BPM
+    (backup,) = tmp_path.glob("saved.before-stemloom-*.RPP")
+    assert backup.read_bytes() == SAVED.encode()
+
+
+def test_a_tempo_map_that_changes_tempo_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "map.RPP"
+    text = SAVED.replace("PT 0 100 1 262148 0 1", "PT 0 100 1 262148 0 1\r\n    PT 8 140 1")
+    path.write_bytes(text.encode())
+    with pytest.raises(SessionMismatch, match="changes to 140 BPM"):
+        ReaperAdapter(path)
+    assert path.read_bytes() == text.encode()
+
+
+@pytest.mark.parametrize("text", ["<REAPER_PROJECT 0.1\n  TEMPO 120 4 4\n",  # cut short
+                                  "not a project at all\n", "<OTHER_THING\n>\n"])
+def test_a_corrupt_project_is_refused_and_left_alone(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "broken.RPP"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=r"broken\.RPP"):
+        ReaperAdapter(path)
+    assert path.read_text(encoding="utf-8") == text
+
+
+def test_a_project_saved_since_it_was_opened_is_not_overwritten(tmp_path: Path,
+                                                                make_clip: ClipMaker) -> None:
+    path = tmp_path / "saved.RPP"
+    path.write_bytes(SAVED.encode())
+    adapter = ReaperAdapter(path)
+    saved_again = SAVED.replace("RIPPLE 0", "RIPPLE 1")
+    path.write_bytes(saved_again.encode())
+    with pytest.raises(PlacementError, match="changed on disk"):
+        adapter.place_stems(_stems(make_clip, ["keys"], bpm=100))
+    assert path.read_bytes() == saved_again.encode()
+    assert not (tmp_path / MEDIA_FOLDER).exists()
 
 
 def test_clips_cannot_go_on_tracks_already_in_the_file(tmp_path: Path,
