@@ -71,6 +71,11 @@ def test_bad_arguments_are_refused_before_anything_runs(tmp_path) -> None:
     assert result.returncode == 2 and "kazoo" in result.stderr
     result = stemloom("generate", "x", "--daw", "folder", home=tmp_path)
     assert result.returncode == 2 and "--dest" in result.stderr
+    for content in ("{not json", '{"a": 1}', '["--args-from", "x"]'):
+        (tmp_path / "args.json").write_text(content, encoding="utf-8")
+        result = stemloom("--args-from", str(tmp_path / "args.json"), home=tmp_path)
+        assert result.returncode == 2 and "cannot read the arguments" in result.stderr
+        assert "Traceback" not in result.stderr
 
 
 def test_the_words_set_the_request_and_a_dry_run_shows_where_each_field_came_from(

@@ -67,10 +67,14 @@ def _lengths(lengths: dict[str, float]) -> str:
 
 
 def _argv(calls: list[Call]) -> list[str]:
-    """The ``stemloom`` command line the script ran, split as the shell would."""
+    """The ``stemloom`` command the script ran: the program from the command line (split as
+    the shell would), the rest from the argument file it names (read as the CLI reads it)."""
     ((command, timeout),) = _named(calls, "ExecProcess")
     assert timeout == 0
-    return shlex.split(command)
+    program, flag, file = shlex.split(command)
+    assert flag == "--args-from" and file.endswith(".args.json")
+    ((arguments,),) = _named(calls, "Arguments")
+    return [program, *json.loads(arguments)]
 
 
 def test_generates_at_the_project_tempo_and_inserts_at_the_cursor(
@@ -153,7 +157,9 @@ def test_the_command_line_is_one_the_cli_takes(
     argv = _argv(calls)
     # The fake filled --dest; the script picks one that is not there yet, as a dry run needs.
     argv[argv.index("--dest") + 1] = str(tmp_path / "not-there")
-    assert stemloom_main([*argv[1:], "--dry-run", "--json"]) == 0
+    arguments = tmp_path / "again.args.json"
+    arguments.write_text(json.dumps([*argv[1:], "--dry-run", "--json"]), encoding="utf-8")
+    assert stemloom_main(["--args-from", str(arguments)]) == 0
     resolved = json.loads(capsys.readouterr().out)
     assert {key: resolved[key] for key in ("bpm", "time_signature", "bars", "key", "stems")} == {
         "bpm": 120, "time_signature": "3/4", "bars": 16, "key": "G minor",
@@ -200,6 +206,7 @@ def test_notes_about_the_prompt_are_shown_in_the_console(
     "don't 'quote' me \"on\" this",
     'back\\slash\\ and "ends with a quote"',
     "$HOME `whoami` $(id) ; rm -rf / | cat & echo '",
+    "caf\u00e9 in F\u266f minor,\ttabbed",
 ])
 def test_prompts_with_quotes_pass_intact(
         tmp_path: Path, generated: tuple[Path, dict[str, float]], prompt: str) -> None:
@@ -209,6 +216,9 @@ def test_prompts_with_quotes_pass_intact(
     argv = _argv(calls)
     assert argv[:3] == ["stemloom", "generate", prompt]
     assert argv[7:11] == ["--bars", "4", "--stems", "drums"]
+    ((command, _),) = _named(calls, "ExecProcess")
+    assert prompt not in command  # the words never meet a command line
+    assert not list((tmp_path / "media" / "Stemloom").glob("*.args.json"))  # cleaned up
 
 
 def test_a_stem_reaper_cannot_read_removes_every_new_track(
@@ -254,5 +264,4 @@ def test_the_project_sample_rate_is_passed_only_when_set_and_offered(
     for use, rate in [("0", "44100"), ("1", "22050")]:
         calls = _run(tmp_path, "pads\n8\ndrums\nstemloom", session=str(session),
                      lengths=_lengths(lengths), srate_use=use, srate=rate)
-        ((command, _),) = _named(calls, "ExecProcess")
-        assert "--sample-rate" not in shlex.split(command)
+        assert "--sample-rate" not in _argv(calls)

@@ -27,15 +27,35 @@ local WINDOWS = SEP == "\\"
 
 -- Quoting ------------------------------------------------------------------------------------
 
--- One argument for the platform's command line: POSIX single quotes, or the quoting the
--- Windows C runtime undoes (backslashes doubled only before a quote or the end).
+-- One argument for ExecProcess's command line. It runs no shell: on Windows the C runtime
+-- splits the line (backslashes doubled only before a quote or the end); elsewhere a double-
+-- quoted word with \ " $ ` escaped reads the same whether a shell splits it or REAPER does.
+-- Only the program and the argument file's path go through here: the producer's words go in
+-- the file (see write_arguments), so no quote they type has to survive a command line.
 local function quote_arg(text)
   if not WINDOWS then
-    return "'" .. text:gsub("'", "'\\''") .. "'"
+    return '"' .. text:gsub('([\\"$`])', "\\%1") .. '"'
   end
   local quoted = text:gsub('(\\*)"', function(slashes) return slashes .. slashes .. '\\"' end)
   quoted = quoted:gsub("(\\+)$", "%1%1")
   return '"' .. quoted .. '"'
+end
+
+-- A JSON string: quotes, backslashes and control characters escaped; UTF-8 kept as it is.
+local function json_string(text)
+  return '"' .. text:gsub('[%c"\\]', function(c)
+    return string.format("\\u%04x", c:byte())
+  end) .. '"'
+end
+
+-- Writes the arguments as the JSON list `stemloom --args-from FILE` reads; returns FILE.
+local function write_arguments(args, path)
+  local encoded = {}
+  for i, arg in ipairs(args) do encoded[i] = json_string(arg) end
+  local handle = assert(io.open(path, "wb"))
+  handle:write("[" .. table.concat(encoded, ", ") .. "]\n")
+  handle:close()
+  return path
 end
 
 -- A minimal JSON reader, enough for the folder session manifest ----------------------------
@@ -189,7 +209,7 @@ end
 -- The project's tempo and meter go as the session's: they beat the prompt's words (stemloom
 -- notes it when the words disagree). Bars and stems go only when the producer filled them.
 local function generate_command(settings, session, dest)
-  local args = { settings.command, "generate", settings.prompt,
+  local args = { "generate", settings.prompt,
                  "--session-bpm", string.format("%.6g", session.bpm),
                  "--session-time-signature", session.numerator .. "/" .. session.denominator }
   for _, key in ipairs({ "bars", "stems" }) do
@@ -205,8 +225,9 @@ local function generate_command(settings, session, dest)
     args[#args + 1] = "--sample-rate"
     args[#args + 1] = tostring(session.sample_rate)
   end
-  for i, arg in ipairs(args) do args[i] = quote_arg(arg) end
-  return table.concat(args, " ")
+  reaper.RecursiveCreateDirectory(dest:match("^(.*)[\\/]"), 0)
+  local file = write_arguments(args, dest .. ".args.json")
+  return quote_arg(settings.command) .. " --args-from " .. quote_arg(file), file
 end
 
 -- Runs the command; returns true and what it printed, or false and why.
@@ -298,7 +319,9 @@ local function main()
   remember(settings)
   local session = read_session()
   local dest = fresh_destination()
-  local made, output = run(generate_command(settings, session, dest))
+  local command, arguments = generate_command(settings, session, dest)
+  local made, output = run(command)
+  os.remove(arguments)
   if not made then return fail(output) end
   show_notes(output or "")
   local read_ok, stems = pcall(read_stems, dest)

@@ -100,15 +100,27 @@ end
 
 function api.ExecProcess(command, timeout)
   record("ExecProcess", command, timeout)
+  -- The script passes `"PROGRAM" --args-from "FILE"`; what FILE holds is recorded too.
+  local file = command:match('%-%-args%-from "([^"]+)"$')
+  local handle = file and io.open(file, "rb")
+  local arguments = handle and handle:read("a") or ""
+  if handle then handle:close() end
+  record("Arguments", arguments)
   local code = tonumber(env("FAKE_EXIT") or "0")
   if code == 0 then
     -- Stand in for `stemloom generate --daw folder --dest DEST`: DEST gets the session.
-    local dest = assert(command:match("'%-%-dest' '([^']+)'"), "no --dest in " .. command)
+    local dest = assert(arguments:match('"%-%-dest", "([^"]+)"'), "no --dest in " .. arguments)
     local from = assert(env("FAKE_SESSION"), "FAKE_SESSION not set")
     assert(os.execute("mkdir -p '" .. dest .. "' && cp '" .. from .. "'/* '" .. dest .. "'/"))
   end
   return code .. "\n" .. (env("FAKE_OUTPUT") or (code == 0 and "Placed stems"
                                                      or "the engine said no"))
+end
+
+function api.RecursiveCreateDirectory(path, ignored)
+  record("RecursiveCreateDirectory", path, ignored)
+  assert(os.execute("mkdir -p '" .. path .. "'"))
+  return 1
 end
 
 function api.CountTracks(project)
