@@ -37,6 +37,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     generate.add_argument("--runs", type=int, default=3, help="timed runs (medians reported)")
     generate.add_argument("--json", action="store_true", help="print JSON only")
     generate.set_defaults(func=_generate)
+    host = sub.add_parser(
+        "host", help="studio start-up and memory, and done-to-placed time for each DAW adapter")
+    host.add_argument("--runs", type=int, default=5, help="timed runs (medians reported; "
+                      "Ardour at most 2)")
+    host.add_argument("--json", action="store_true", help="print JSON only")
+    host.set_defaults(func=_host)
 
 
 def _bridge(args: argparse.Namespace) -> int:
@@ -67,6 +73,12 @@ def _generate(args: argparse.Namespace) -> int:
 
     generator = load_default(args.model and Path(args.model))
     return _print(bench(generator, args.runs), args.json)
+
+
+def _host(args: argparse.Namespace) -> int:
+    from stemloom.bench_host import run_host_bench
+
+    return _print(run_host_bench(args.runs), args.json)
 
 
 def _print(results: dict, as_json: bool) -> int:

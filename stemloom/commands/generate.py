@@ -9,7 +9,7 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tqdm import tqdm
@@ -18,7 +18,7 @@ from bridge import limits
 from bridge.client import EngineClient, EngineUnreachable
 from bridge.errors import ProtocolError
 from bridge.listener import DEFAULT_PORT
-from bridge.messages import Done, Generate, Progress
+from bridge.messages import Done, Generate, Preview, Progress
 from bridge.words import DEFAULT_STEMS, Resolved, resolve_request
 from plugin_host.daw import LIVE_DAWS, DawAdapter, adapter_names
 from plugin_host.genre_presets import GenrePreset, PresetError, load_preset
@@ -76,6 +76,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="output rate (default: the DAW session's, else 48000)")
     parser.add_argument("--format", default="wav24", choices=limits.FORMATS)
     parser.add_argument("--loop", action="store_true", help="make the end flow into the start")
+    parser.add_argument("--play", action="store_true",
+                        help="play the engine's preview of the mix as it streams in, through "
+                        "the default output device (needs the host extra)")
     parser.add_argument("--reference", default="",
                         help="an audio file whose style to mix with the prompt")
     parser.add_argument("--reference-weight", type=float, default=0.5,
@@ -184,7 +187,8 @@ def _generate(args: argparse.Namespace) -> int:
     try:
         with _engine(args) as client:
             client.submit(request)
-            done = _follow(client, request, args.wait)
+            with _preview_player(args.play) as heard:
+                done = _follow(client, request, args.wait, heard)
     except ProtocolError as exc:
         return fail(f"{exc.message} [{exc.code}]")
     except (EngineUnreachable, RuntimeError) as exc:
@@ -365,14 +369,45 @@ def _local_engine_answers() -> bool:
         return False
 
 
-def _follow(client: EngineClient, request: Generate, wait: float) -> Done:
+@contextlib.contextmanager
+def _preview_player(play: bool) -> Iterator[Callable[[Preview], None] | None]:
+    """With ``play``, a handler that plays each streamed preview on from where the last one
+    was (stopped when the job ends); None without, or when no device can play (said once)."""
+    if not play:
+        yield None
+        return
+    try:
+        from plugin_host.audio_devices import AudioDeviceError
+        from plugin_host.preview import ClipPlayer
+
+        player = ClipPlayer()
+    except (ImportError, AudioDeviceError) as exc:
+        print(f"Note: the preview cannot be played here: {exc}", file=sys.stderr)
+        yield None
+        return
+
+    def hear(preview: Preview) -> None:
+        try:
+            player.follow(preview.path)
+        except (ValueError, AudioDeviceError) as exc:
+            print(f"Note: the preview cannot be played: {exc}", file=sys.stderr)
+
+    try:
+        yield hear
+    finally:
+        player.stop()
+
+
+def _follow(client: EngineClient, request: Generate, wait: float,
+            on_preview: Callable[[Preview], None] | None = None) -> Done:
     with tqdm(total=100, unit="%", desc="queued", bar_format="{desc:<12} {bar} {n:.0f}%") as bar:
 
         def show(progress: Progress) -> None:
             bar.set_description_str(progress.stage)
             bar.update(progress.fraction * 100 - bar.n)
 
-        done = client.wait(request.request_id, timeout=wait, on_progress=show)
+        done = client.wait(request.request_id, timeout=wait, on_progress=show,
+                           on_preview=on_preview)
         bar.set_description_str("done")
         bar.update(100 - bar.n)
     return done
