@@ -221,7 +221,7 @@ def test_the_melody_lands_on_its_own_midi_track(tiny_generator: Path, tmp_path: 
          "--daw", "dawproject", "--dest", str(project)],
         capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "Placed 1 stems" in result.stdout and "track 'melody'" in result.stdout
+    assert "Placed 1 stem on" in result.stdout and "track 'melody'" in result.stdout
     assert "melody (MIDI)" in result.stdout
     with zipfile.ZipFile(project) as archive:
         root = ElementTree.fromstring(archive.read("project.xml"))
