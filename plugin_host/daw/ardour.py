@@ -3,10 +3,15 @@
 The session is never edited in place. A commit copies the clips into the session's audio
 folder, writes a pending snapshot (a copy of the session file with the clips declared, see
 :mod:`plugin_host.daw.ardour_session`), lets Ardour load it, make the tracks, put the clips at
-their bars (through the session's own tempo map) and save it, then renames the pending
-snapshot onto the session file. Until that rename the session is untouched; if anything fails,
-the copied clips and the pending snapshot are removed. A new session is made in a hidden
-folder beside its destination and renamed into place once complete.
+their bars (through the session's own tempo map) and save it, keeps a backup of the session
+file beside it (:func:`~plugin_host.daw.backup.keep_backup`), then renames the pending
+snapshot onto the session file. Until that rename the session is untouched; if anything fails
+(the backup included), the copied clips and the pending snapshot are removed. A new session is
+made in a hidden folder beside its destination and renamed into place once complete.
+
+An existing session's grid wins: its tempo map is never changed, and a tempo, meter or sample
+rate asked for that differs from the session's own is refused (SessionMismatch), as is a clip
+at another sample rate (copied in as it is, Ardour would play it at the wrong speed).
 
 Close the session in the Ardour GUI first: Ardour overwrites its file on its next save. Inside
 a running Ardour, the action script ``ardour_lua/stemloom_generate.lua`` places stems instead
@@ -39,12 +44,21 @@ from plugin_host.daw.ardour_session import (
     session_name_and_rate,
     write_session_xml,
 )
-from plugin_host.daw.base import ClipRef, PlacementError, SessionInfo, TrackRef, check_bar
+from plugin_host.daw.backup import keep_backup
+from plugin_host.daw.base import (
+    ClipRef,
+    PlacementError,
+    SessionInfo,
+    TrackRef,
+    check_bar,
+    refuse_other_grid,
+)
 from plugin_host.daw.staged import StagedAdapter, StagedTrack
 
 _MAX_FILE_NAME = 100
 _PENDING = "stemloom-pending-"
-_ATTEMPTS = 3  # Ardour's headless tools crash now and then (about one run in ten): try twice more
+_ATTEMPTS = 3  # runs of a script when Ardour crashes (a signal); a script's error is final
+_DEFAULTS = SessionInfo(120.0, (4, 4), 1.0, 48000)  # a new session's, where none is given
 
 
 @dataclass
@@ -61,16 +75,19 @@ class ArdourAdapter(StagedAdapter[_Clip]):
     name = "ardour"
     places_midi = False
 
-    def __init__(self, path: str | os.PathLike[str], *, bpm: float = 120.0,
-                 time_signature: tuple[int, int] = (4, 4), sample_rate: int = 48000,
-                 cursor_bar: float | None = None, lua_command: str | None = None,
-                 timeout: float = 120.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, bpm: float | None = None,
+                 time_signature: tuple[int, int] | None = None,
+                 sample_rate: int | None = None, cursor_bar: float | None = None,
+                 lua_command: str | None = None, timeout: float = 120.0) -> None:
         """Open the session at ``path``, or prepare a new one there (made on commit).
 
         An existing session's own tempo, meter and rate (at its playhead, as the Ardour GUI
-        saved it, else at bar 1) are read through ``ardour7-lua``; ``bpm``, ``time_signature``
-        and ``sample_rate`` only shape a new session. ``cursor_bar`` overrides the cursor.
-        ``lua_command`` names the ``ardour7-lua`` to run; ``timeout`` bounds each Ardour run.
+        saved it, else at bar 1) are read through ``ardour7-lua``; a ``bpm``,
+        ``time_signature`` or ``sample_rate`` given that differs from them raises
+        SessionMismatch (None means the session's). A new session is made with the given
+        facts, else 120 BPM, 4/4, 48 kHz. A session file that is not a readable Ardour session
+        raises ValueError. ``cursor_bar`` overrides the cursor. ``lua_command`` names the
+        ``ardour7-lua`` to run; ``timeout`` bounds each Ardour run.
         """
         self.session = locate_session(path)
         self._lua_command = lua_command
@@ -78,10 +95,13 @@ class ArdourAdapter(StagedAdapter[_Clip]):
         self._route_ids: dict[str, str] = {}  # our track id -> Ardour's route id
         if self.session.path.is_file():
             info = self._read_session_info()
+            refuse_other_grid(info, bpm=bpm, time_signature=time_signature,
+                              sample_rate=sample_rate, what="the request")
         else:
-            numerator, denominator = time_signature
-            info = SessionInfo(float(bpm), (int(numerator), int(denominator)), 1.0,
-                               int(sample_rate))
+            numerator, denominator = time_signature or _DEFAULTS.time_signature
+            info = SessionInfo(_DEFAULTS.bpm if bpm is None else float(bpm),
+                               (int(numerator), int(denominator)), 1.0,
+                               _DEFAULTS.sample_rate if sample_rate is None else int(sample_rate))
         if cursor_bar is not None:
             info = SessionInfo(info.bpm, info.time_signature, check_bar(cursor_bar),
                                info.sample_rate)
@@ -91,16 +111,15 @@ class ArdourAdapter(StagedAdapter[_Clip]):
                          bar: float) -> ClipRef:
         """Queue the WAV ``clip`` for ``track`` at ``bar``; it must be at the session's rate.
 
-        Ardour plays a file at another rate at the wrong speed, so such a clip is refused
-        (ValueError) rather than placed.
+        The file is copied into the session as it is, not resampled, and Ardour would play a
+        file at another rate at the wrong speed: such a clip is refused (SessionMismatch).
         """
         owner = self._staged_track(track, "audio")
         info = read_clip_info(clip)  # raises ValueError unless it is a readable WAV
         if info.frames == 0:
             raise ValueError(f"{os.fspath(clip)!r} holds no audio")
-        if info.sample_rate != self._info.sample_rate:
-            raise ValueError(f"{os.fspath(clip)!r} is at {info.sample_rate} Hz but the session "
-                             f"runs at {self._info.sample_rate} Hz")
+        refuse_other_grid(self._info, sample_rate=info.sample_rate,
+                          what=f"clip {Path(clip).name!r}")
         audio = AudioFile(Path(clip).name, info.channels, info.frames, info.sample_rate)
         owner.clips.append(_Clip(Path(clip), audio, check_bar(bar)))
         return ClipRef(track, f"{track.id}:{len(owner.clips)}", float(bar))
@@ -118,7 +137,7 @@ class ArdourAdapter(StagedAdapter[_Clip]):
         if not self.session.path.is_file():
             self._create_and_apply(work)  # made even with nothing in it
         elif work:
-            self._apply(self.session, work)
+            self._apply(self.session, work, backup=True)
         for track in self._tracks.values():
             for clip in track.clips:
                 clip.committed = True
@@ -156,7 +175,7 @@ class ArdourAdapter(StagedAdapter[_Clip]):
                 "numerator": numerator, "denominator": denominator},
                 prepare=lambda: shutil.rmtree(staging, ignore_errors=True))
             if work:
-                self._apply(SessionFile(staging, self.session.snapshot), work)
+                self._apply(SessionFile(staging, self.session.snapshot), work, backup=False)
             if final.exists():
                 final.rmdir()  # empty (checked above); a directory rename needs it gone
             staging.rename(final)
@@ -164,12 +183,17 @@ class ArdourAdapter(StagedAdapter[_Clip]):
             shutil.rmtree(staging, ignore_errors=True)
             raise
 
-    def _apply(self, session: SessionFile, work: list[StagedTrack[_Clip]]) -> None:
-        """Place ``work`` in ``session`` through a pending snapshot; swap it in at the end."""
+    def _apply(self, session: SessionFile, work: list[StagedTrack[_Clip]], *,
+               backup: bool) -> None:
+        """Place ``work`` in ``session`` through a pending snapshot; swap it in at the end,
+        after keeping a backup of the session file when ``backup``."""
         name, rate = session_name_and_rate(session)
         if rate != self._info.sample_rate:
             raise PlacementError(f"the session now runs at {rate} Hz, not "
                                  f"{self._info.sample_rate} Hz")
+        if not os.access(session.folder, os.W_OK):
+            raise PlacementError(f"the session folder {session.folder} is read-only: nothing "
+                                 "was changed")
         folder = audio_folder(session, name)
         pending = SessionFile(session.folder, _PENDING + secrets.token_hex(4))
         copied: list[Path] = []
@@ -188,6 +212,12 @@ class ArdourAdapter(StagedAdapter[_Clip]):
                     # A crashed run may have saved half its work: start again from the tree.
                     prepare=lambda: write_session_xml(tree, pending.path))
             self._finish(pending, facts, rate)
+            if backup:
+                try:
+                    keep_backup(session.path)
+                except OSError as error:
+                    raise PlacementError(f"could not keep a backup of {session.path} "
+                                         f"({error}), so it was not changed") from error
             os.replace(pending.path, session.path)
         except BaseException:
             for path in copied:
@@ -225,7 +255,8 @@ class ArdourAdapter(StagedAdapter[_Clip]):
 
     def _lua(self, script: str, plan: dict[str, LuaValue],
              prepare: Callable[[], object] | None = None) -> Facts:
-        """Run ``script``, again if Ardour crashed; ``prepare`` runs before every attempt."""
+        """Run ``script``, again only if Ardour crashed (a script's own error would repeat);
+        ``prepare`` runs before every attempt."""
         attempts_left = _ATTEMPTS
         while True:
             attempts_left -= 1

@@ -7,6 +7,11 @@ a :class:`~plugin_host.daw.base.PlacementError`, as is a missing one.
 Scripts are the files in ``ardour_lua/``: a run is the plan (a Lua table ``P``) followed by
 ``prelude.lua`` and one script. Scripts report facts as ``STEMLOOM<TAB>key<TAB>value...``
 lines and end with a ``done`` line, so a script that stopped early is never taken for success.
+
+A failed run is one of two kinds. Ardour killed by a signal (an abort or segfault, now and then
+on its way out) has *crashed*: :class:`ArdourCrashed`, worth another try. A script that stopped
+on an error (``Error: ...: the session has no master bus``, exit 1) or a run that exited
+without its ``done`` line would fail the same way again: :class:`ArdourFailed`, never retried.
 """
 
 from __future__ import annotations
@@ -32,8 +37,22 @@ LuaValue = str | int | float | bool | Sequence["LuaValue"] | Mapping[str, "LuaVa
 Facts = list[list[str]]
 
 
+class ArdourFailed(PlacementError):
+    """Ardour ran and its script failed, or it exited early: another run would do the same."""
+
+
 class ArdourCrashed(PlacementError):
-    """Ardour failed or stopped before its script's end: it does now and then, try again."""
+    """Ardour was killed by a signal (abort, segfault): it does now and then, try again."""
+
+
+# Signals a crash dies of; a shell in between reports them as 128 + the signal's number.
+_CRASH_SIGNALS = frozenset({signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE,
+                            signal.SIGILL})
+
+
+def crashed(code: int) -> bool:
+    """Whether the exit status ``code`` is a crash (killed by a signal), not a refusal."""
+    return -code in _CRASH_SIGNALS or code - 128 in _CRASH_SIGNALS
 
 
 def find_command(names: Sequence[str], given: str | None = None) -> str:
@@ -51,8 +70,9 @@ def run_lua(script: str, plan: Mapping[str, LuaValue], *, command: str | None = 
             timeout: float = 120.0) -> Facts:
     """Run ``ardour_lua/<script>.lua`` with the plan ``P``; return its STEMLOOM lines, split.
 
-    Raises PlacementError when Ardour is missing or hangs past ``timeout`` seconds, and
-    ArdourCrashed when it fails or the script ends without its ``done`` line.
+    Raises PlacementError when Ardour is missing or hangs past ``timeout`` seconds,
+    ArdourCrashed when it is killed by a signal, and ArdourFailed when the script fails or
+    ends without its ``done`` line (quoting Ardour's error).
     """
     executable = find_command(LUA_COMMANDS, command)
     body = "\n".join([f"P = {lua_literal(plan)}",
@@ -64,20 +84,25 @@ def run_lua(script: str, plan: Mapping[str, LuaValue], *, command: str | None = 
         code, output = _run([executable, str(path)], Path(scratch), timeout)
     facts = [line.split("\t")[1:] for line in output.splitlines()
              if line.startswith(_MARK + "\t")]
+    if crashed(code):
+        raise ArdourCrashed(f"Ardour crashed running its {script} script (exit {code}): "
+                            f"{_tail(output)}")
     if code != 0 or ["done"] not in facts:
-        raise ArdourCrashed(f"Ardour's {script} script failed (exit {code}): "
-                             f"{_tail(output)}")
+        errors = [line for line in output.splitlines() if line.startswith("Error: ")]
+        raise ArdourFailed(f"Ardour's {script} script failed (exit {code}): "
+                           f"{errors[-1] if errors else _tail(output)}")
     return facts
 
 
 def export_session(session_dir: str | os.PathLike[str], snapshot: str,
                    output: str | os.PathLike[str], *, bit_depth: str = "float",
-                   attempts: int = 3, command: str | None = None,
+                   attempts: int = 6, command: str | None = None,
                    timeout: float = 120.0) -> Path:
     """Render the session range through the master bus to the WAV ``output``.
 
-    ``ardour7-export`` crashes now and then (about one run in ten), so a failed run is tried
-    again, up to ``attempts`` runs in all.
+    ``ardour7-export`` 7.3 aborts now and then ("double free or corruption" as it frees its
+    export channels, one run in four or five here), so a crashed run is tried again, up to
+    ``attempts`` runs in all; any other failure is reported at once.
     """
     executable = find_command(EXPORT_COMMANDS, command)
     output = Path(output)
@@ -89,7 +114,9 @@ def export_session(session_dir: str | os.PathLike[str], snapshot: str,
             if code == 0 and output.is_file():
                 return output
             failures.append(f"exit {code}: {_tail(text, 300)}")
-    raise PlacementError(f"ardour export failed {attempts} times; last: {failures[-1]}")
+            if not crashed(code):
+                raise ArdourFailed(f"ardour export failed: {failures[-1]}")
+    raise ArdourCrashed(f"ardour export crashed {attempts} times; last: {failures[-1]}")
 
 
 def lua_literal(value: LuaValue) -> str:

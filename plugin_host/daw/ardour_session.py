@@ -17,6 +17,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from bridge.atomic import atomic_write_bytes
+from plugin_host.daw.backup import BACKUP_TAG
 
 SUFFIX = ".ardour"
 SUPERCLOCK = 282_240_000  # Ardour 7's default; a session states its own in <TempoMap>
@@ -49,9 +50,10 @@ def locate_session(path: str | os.PathLike[str]) -> SessionFile:
     """The session at ``path``: a ``.ardour`` file, or a session folder.
 
     In a folder, the snapshot named after the folder wins (Ardour's own default), else the only
-    ``.ardour`` file there. A folder with no snapshot (or no folder yet) names a new session
-    called after the folder. Raises ValueError when a folder holds several other snapshots, or
-    for a ``.ardour`` file that does not exist (a new session is named by its folder).
+    ``.ardour`` file there; the backups Stemloom keeps beside a snapshot are not counted. A
+    folder with no snapshot (or no folder yet) names a new session called after the folder.
+    Raises ValueError when a folder holds several other snapshots, or for a ``.ardour`` file
+    that does not exist (a new session is named by its folder).
     """
     path = Path(path)
     if path.suffix == SUFFIX and not path.is_dir():
@@ -61,7 +63,8 @@ def locate_session(path: str | os.PathLike[str]) -> SessionFile:
     own = SessionFile(path, path.name)
     if not path.is_dir() or own.path.is_file():
         return own
-    snapshots = sorted(p for p in path.glob(f"*{SUFFIX}") if not p.name.startswith("."))
+    snapshots = sorted(p for p in path.glob(f"*{SUFFIX}")
+                       if not p.name.startswith(".") and f".{BACKUP_TAG}-" not in p.name)
     if len(snapshots) > 1:
         names = ", ".join(p.name for p in snapshots)
         raise ValueError(f"{path} holds several snapshots ({names}): give the .ardour file")
@@ -69,11 +72,20 @@ def locate_session(path: str | os.PathLike[str]) -> SessionFile:
 
 
 def session_name_and_rate(session: SessionFile) -> tuple[str, int]:
-    """The session's name (which names its interchange folder) and its sample rate."""
-    root = ET.parse(session.path).getroot()
-    if root.tag != "Session":
-        raise ValueError(f"{session.path} is not an Ardour session file")
-    return root.get("name", session.snapshot), int(root.get("sample-rate", "0"))
+    """The session's name (which names its interchange folder) and its sample rate.
+
+    Raises ValueError, naming the file, when it cannot be read, is not XML, is not an Ardour
+    session or states no sample rate: such a session is left alone.
+    """
+    try:
+        root = ET.parse(session.path).getroot()
+    except (OSError, ET.ParseError) as error:
+        raise ValueError(f"cannot read the Ardour session {session.path}: {error}") from error
+    rate = root.get("sample-rate", "")
+    if root.tag != "Session" or not rate.isdigit() or int(rate) <= 0:
+        raise ValueError(f"{session.path} is not an Ardour session file (no <Session> with a "
+                         "sample rate)")
+    return root.get("name", session.snapshot), int(rate)
 
 
 def audio_folder(session: SessionFile, name: str) -> Path:

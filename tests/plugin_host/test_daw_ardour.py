@@ -38,16 +38,18 @@ needs_ardour = pytest.mark.skipif(shutil.which("ardour7-lua") is None
                                   reason="Ardour 7 is not installed (apt-get install ardour)")
 
 
-def _noise(path: Path, seed: int, rate: int, seconds: float = 1.0) -> Path:
+def _noise(path: Path, seed: int, rate: int, seconds: float = 1.0, bpm: float = 100.0,
+           meter: tuple[int, int] = (4, 4)) -> Path:
+    """White noise whose ACID chunk says it was made at ``bpm`` in ``meter``."""
     frames = round(seconds * rate)
     audio = np.random.default_rng(seed).uniform(-0.2, 0.2, size=(frames, 2))
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_clip(path, audio, rate, AcidInfo(tempo=100, beats=4))
+    return write_clip(path, audio, rate, AcidInfo(tempo=bpm, beats=4, meter=meter))
 
 
-def _stems(folder: Path, names: list[str], rate: int = 48000, first_seed: int = 0
-           ) -> dict[str, Path]:
-    return {name: _noise(folder / f"{name}.wav", first_seed + i, rate)
+def _stems(folder: Path, names: list[str], rate: int = 48000, first_seed: int = 0,
+           bpm: float = 100.0, meter: tuple[int, int] = (4, 4)) -> dict[str, Path]:
+    return {name: _noise(folder / f"{name}.wav", first_seed + i, rate, bpm=bpm, meter=meter)
             for i, name in enumerate(names)}
 
 
@@ -115,7 +117,8 @@ def test_clips_land_at_bar_3_in_the_exported_mix(tmp_path: Path) -> None:
 def test_reopening_reads_the_session_and_keeps_its_tracks(tmp_path: Path) -> None:
     folder = tmp_path / "waltz"
     first = ArdourAdapter(folder, bpm=90, time_signature=(3, 4), sample_rate=44100)
-    first.place_stems(_stems(tmp_path / "a", ["drums"], rate=44100), bar=1)
+    waltz = {"rate": 44100, "bpm": 90.0, "meter": (3, 4)}  # clips made on the session's grid
+    first.place_stems(_stems(tmp_path / "a", ["drums"], **waltz), bar=1)
     # The Ardour GUI saves its playhead here; 9 s at 90 BPM in 3/4 is bar 5 plus 1.5 beats.
     (folder / "instant.xml").write_text(
         '<?xml version="1.0"?><instant><Editor playhead="396900"/></instant>')
@@ -124,9 +127,9 @@ def test_reopening_reads_the_session_and_keeps_its_tracks(tmp_path: Path) -> Non
     info = again.session_info()
     assert (info.bpm, info.time_signature, info.sample_rate) == (90.0, (3, 4), 44100)
     assert info.cursor_bar == pytest.approx(5.5)
-    placed = again.place_stems(_stems(tmp_path / "b", ["bass"], rate=44100, first_seed=7))
+    placed = again.place_stems(_stems(tmp_path / "b", ["bass"], first_seed=7, **waltz))
     # A later clip on a track made by an earlier commit goes on that same track: bar 2 is 2 s.
-    again.place_audio_clip(placed["bass"].track, _noise(tmp_path / "fill.wav", 9, 44100), 2)
+    again.place_audio_clip(placed["bass"].track, _noise(tmp_path / "fill.wav", 9, **waltz), 2)
     again.commit()
 
     assert _tracks(folder / "waltz.ardour") == {"drums": [0], "bass": [88200, 396900]}
@@ -190,7 +193,7 @@ def test_a_failed_new_session_leaves_nothing_behind(tmp_path: Path,
 
     monkeypatch.setattr(ardour_module, "run_lua", fail_placing)
     with pytest.raises(PlacementError, match="fell over"):
-        ArdourAdapter(tmp_path / "new").place_stems(_stems(tmp_path / "c", ["drums"]))
+        ArdourAdapter(tmp_path / "new", bpm=100).place_stems(_stems(tmp_path / "c", ["drums"]))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]
 
 
@@ -355,7 +358,8 @@ def test_midi_clips_are_refused_headless(tmp_path: Path, midi_file: Path) -> Non
 
 
 def test_missing_ardour_is_a_clear_error(tmp_path: Path) -> None:
-    adapter = ArdourAdapter(tmp_path / "s", lua_command=str(tmp_path / "no-such-ardour7-lua"))
+    adapter = ArdourAdapter(tmp_path / "s", bpm=100,
+                            lua_command=str(tmp_path / "no-such-ardour7-lua"))
     with pytest.raises(PlacementError, match=r"not found.*install Ardour"):
         adapter.place_stems(_stems(tmp_path / "c", ["drums"]))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]
@@ -378,7 +382,7 @@ while [ "$1" != "-o" ]; do shift; done
     out = export_session(tmp_path, "s", tmp_path / "out.wav", command=flaky)
     assert out.is_file() and counter.read_text().count("x") == 3
     counter.unlink()
-    with pytest.raises(PlacementError, match="failed 2 times"):
+    with pytest.raises(ArdourCrashed, match="crashed 2 times"):
         export_session(tmp_path, "s", tmp_path / "never.wav", command=flaky, attempts=2)
 
 
