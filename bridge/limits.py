@@ -4,10 +4,23 @@
 MAX_UDP_DATAGRAM = 8192
 # A TCP (SLIP) frame larger than this closes the connection: it can only be hostile.
 MAX_TCP_FRAME = 65536
-# A TCP connection that sends nothing for this long is closed, so a half-sent frame
-# cannot hold a connection slot forever.
+# A TCP connection with no accepted request, and no reply written to it, for this long is
+# closed. Bytes that complete no request do not count: a drip cannot keep a connection open.
 TCP_IDLE_TIMEOUT_S = 30.0
+# A TCP frame must arrive whole within this many seconds of its first byte, however slowly
+# or steadily its bytes come; otherwise the connection is closed.
+TCP_FRAME_DEADLINE_S = 10.0
 MAX_TCP_CONNECTIONS = 32
+# At most this many TCP connections from one host address (loopback clients share one).
+# A full listener (or host) makes room for a newcomer by closing its oldest connection that
+# has not yet sent an accepted (decoded, authorized) request; with none such, it refuses.
+MAX_TCP_CONNECTIONS_PER_HOST = 16
+# Replies wait in a per-connection outbox written by the connection's own writer thread, so
+# sending never blocks the engine. An outbox over either bound closes the connection.
+MAX_TCP_OUTBOX_BYTES = 1 << 20
+MAX_TCP_OUTBOX_MESSAGES = 1024
+# A connection whose socket accepts no byte of a waiting reply for this long is closed.
+TCP_SEND_STALL_S = 10.0
 
 MAX_ID_CHARS = 64
 MAX_PROMPT_CHARS = 1000
@@ -25,6 +38,9 @@ SAMPLE_RATES = (32000, 44100, 48000, 88200, 96000)
 # Each audio format a request may ask for, and the libsndfile subtype it is written as.
 FORMAT_SUBTYPES = {"wav16": "PCM_16", "wav24": "PCM_24", "float32": "FLOAT"}
 FORMATS = tuple(FORMAT_SUBTYPES)
+# How a hummed melody meets the bars: sung freely (its own tempo and downbeat are found),
+# sung to the request's click from the take's first sample, or stretched over the bars.
+MELODY_TIMINGS = ("free", "click", "stretch")
 STEM_NAMES = ("mix", "drums", "bass", "keys", "guitar", "strings", "pads", "lead")
 # A jobs reply lists at most this many jobs (newest first) so it fits one datagram.
 MAX_LISTED_JOBS = 64

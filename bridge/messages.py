@@ -173,6 +173,15 @@ class Generate(Request):
         doc="Path of a hum (audio) or MIDI file the engine can read; empty for none.",
         check=_max_chars(limits.MAX_PATH_CHARS),
     )
+    melody_timing: str = spec(
+        "free",
+        doc="How a hum meets the bars. free: sung without a click; its tempo and first "
+        "downbeat are found and its beats land on the request's. click: sung to the request's "
+        "click, the file starting on the downbeat (a studio take after its count-in); its "
+        "timing is kept. stretch: the whole take is stretched over the bars. Notes past the "
+        "last bar are cut. A MIDI clip keeps its beats whatever this says.",
+        check=_one_of(limits.MELODY_TIMINGS),
+    )
     sample_rate: int = spec(48000, doc="Output sample rate.", check=_one_of(limits.SAMPLE_RATES))
     format: str = spec("wav24", doc="Output sample format.", check=_one_of(limits.FORMATS))
     loop: bool = spec(False, doc="Make the end flow into the start.")

@@ -88,9 +88,10 @@ def evaluate_conditioning(generator: object, corpus: Path, limit: int = 8, seed:
                     "bpm": float(meta["bpm"]), "bars": int(meta["bars"]),
                     "time_signature": meta["meter"], "stems": STEMS,
                     "sample_rate": SAMPLE_RATE}
+            # The corpus's hums are sung on the song's grid from its first sample.
             for source, path in (("hum", hum), ("midi", lead_midi)):
-                stems, raw = render_request(generator, Generate(**base, melody=str(path)),
-                                            seed + index, folder)
+                request = Generate(**base, melody=str(path), melody_timing="click")
+                stems, raw = render_request(generator, request, seed + index, folder)
                 notes = midi_melody(mido.MidiFile(file=io.BytesIO(raw.melody_midi)))
                 _add(results, f"{source}_lead", chroma_cosine(notes, stems["lead"]))
                 _add(results, f"{source}_mix", chroma_cosine(notes, sum(stems.values())))

@@ -5,6 +5,7 @@ to place on its own track. Every generator answers a melody request the same way
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from bridge.errors import ErrorCode, ProtocolError
 from bridge.messages import Generate
@@ -17,7 +18,7 @@ def request_melody(request: Generate) -> list[MelodyNote]:
     that cannot be used is a BAD_ARGUMENT."""
     if not request.melody:
         return []
-    from engine.melody.grid import fit_to_grid
+    from engine.melody.grid import Timing, fit_to_grid
     from engine.melody.key import transpose_to_key
     from engine.melody.load import MelodyError, load_melody
 
@@ -27,10 +28,11 @@ def request_melody(request: Generate) -> list[MelodyNote]:
     except MelodyError as error:
         raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"melody: {error}") from None
     beats = float(quarters_per_bar(request.time_signature))
-    # A hum is sung at its own tempo and stretched over the bars; a MIDI clip already sits on
-    # a grid and keeps its beat positions.
+    # A hum is fitted as the request says it was sung (to the click, freely, or to be
+    # stretched); a MIDI clip already sits on a grid and keeps its beat positions.
     sung = Path(request.melody).read_bytes()[:4] != b"MThd"
-    notes = fit_to_grid(notes, request.bpm, request.bars, beats, free_tempo=sung)
+    timing = cast(Timing, request.melody_timing) if sung else "click"
+    notes = fit_to_grid(notes, request.bpm, request.bars, beats, timing=timing)
     return transpose_to_key(notes, request.key) if request.key else notes
 
 

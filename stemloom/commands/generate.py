@@ -72,6 +72,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=-1)
     parser.add_argument("--variations", type=int, default=1)
     parser.add_argument("--melody", default="", help="a hum (audio) or MIDI file to follow")
+    parser.add_argument("--melody-timing", default="free", choices=limits.MELODY_TIMINGS,
+                        help="a hum sung freely (its tempo and downbeat are found; the "
+                        "default), sung to the click from its first sample, or stretched over "
+                        "the bars")
     parser.add_argument("--sample-rate", type=int, default=None, choices=limits.SAMPLE_RATES,
                         help="output rate (default: the DAW session's, else 48000)")
     parser.add_argument("--format", default="wav24", choices=limits.FORMATS)
@@ -167,6 +171,7 @@ def _generate(args: argparse.Namespace) -> int:
             seed=args.seed,
             variations=args.variations,
             melody=_absolute(args.melody),
+            melody_timing=args.melody_timing,
             sample_rate=args.sample_rate or 48000,
             format=args.format,
             loop=args.loop,

@@ -76,3 +76,58 @@ def beats(notes: list[MelodyNote], bpm: float = 120.0) -> list[tuple[float, floa
     per = bpm / 60.0
     return [(round(n.start * per * 16) / 16, round(n.end * per * 16) / 16, n.pitch)
             for n in notes]
+
+
+# Rhythm cells of a sung bar, in beats (a negative length is a rest), and how often each is
+# sung: quarters, eighths, dotted figures, half notes, rests.
+CELLS = [[1.0], [0.5, 0.5], [1.5, 0.5], [2.0], [-1.0], [1.0, 1.0], [0.75, 0.25], [3.0],
+         [-0.5, 0.5]]
+CELL_ODDS = np.array([6, 4, 2, 3, 1, 2, 1, 1, 1], float) / 21
+
+
+def sung_rhythm(bars: int, rng: np.random.Generator, per_bar: int = 4,
+                pickup: bool = False) -> list[tuple[float, float]]:
+    """(start, length) in beats of a made-up tune of `bars` bars: each bar starts with a
+    note, rests come inside bars, and most tunes close on a long note on the last downbeat.
+    A pickup is sung in the beat before the first bar line (negative beats)."""
+    events = [(-1.0, 0.9)] if pickup else []
+    for bar in range(bars):
+        position = 0.0
+        while position < per_bar:
+            for _ in range(50):
+                cell = CELLS[rng.choice(len(CELLS), p=CELL_ODDS)]
+                if (position + sum(map(abs, cell)) <= per_bar
+                        and not (position == 0 and cell[0] < 0)):
+                    break
+            else:
+                cell = [per_bar - position]
+            for length in cell:
+                if length > 0:
+                    events.append((bar * per_bar + position, length))
+                position += abs(length)
+    if bars > 1 and rng.random() < 0.7:
+        last = (bars - 1) * per_bar
+        events = [e for e in events if e[0] < last] + [(last, float(per_bar))]
+    return events
+
+
+def sung_take(bpm: float, bars: int, seed: int, per_bar: int = 4, pickup: bool = False,
+              jitter: float = 0.025, drift: float = 0.0) -> tuple[list[MelodyNote], float]:
+    """Notes of a tune sung without a click at about `bpm` (every onset off by a normal
+    `jitter` in seconds, the tempo sliding by `drift` over the take), after a random silence;
+    and the time of its first bar line (after the pickup, if any)."""
+    rng = np.random.default_rng(seed)
+    beat = 60.0 / bpm
+    downbeat = float(rng.uniform(0.1, 1.0)) + (beat if pickup else 0.0)
+    total = bars * per_bar
+
+    def time(at: float) -> float:
+        return downbeat + at * beat * (1 + drift * at / total / 2)
+
+    notes, pitch = [], 62
+    for start, length in sung_rhythm(bars, rng, per_bar, pickup):
+        onset = max(0.0, time(start) + float(rng.normal(0, jitter)))
+        end = max(onset + 0.05, time(start + length * float(rng.uniform(0.75, 0.95))))
+        notes.append(MelodyNote(onset, end, pitch))
+        pitch = int(np.clip(pitch + rng.choice([-2, -1, 1, 2, 3]), 55, 72))
+    return notes, downbeat

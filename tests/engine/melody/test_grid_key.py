@@ -10,24 +10,24 @@ from engine.melody.key import key_shift, melody_key, transpose_to_key
 from engine.melody.tokens import MelodyNote as Note
 
 
-def test_a_free_tempo_hum_is_stretched_over_the_bars_and_snapped_to_sixteenths() -> None:
-    """Sung at about 75 BPM starting 0.43 s in, fitted to 2 bars of 4/4 at 120 BPM (4 s):
+def test_a_hum_asked_to_stretch_fills_the_bars_and_snaps_to_sixteenths() -> None:
+    """Sung at about 75 BPM starting 0.43 s in, stretched over 2 bars of 4/4 at 120 BPM (4 s):
     the first note starts the clip, the last ends it, every edge lies on a sixteenth."""
     beat = 0.8  # the singer's beat
     sung = [Note(0.43 + a * beat + wobble, 0.43 + b * beat, p) for a, b, p, wobble in
             [(0, 1, 60, 0.0), (1, 1.5, 62, 0.03), (1.5, 2, 64, -0.02), (2, 4, 65, 0.01),
              (4, 6, 67, 0.0), (6, 8, 64, 0.02)]]
-    fitted = fit_to_grid(sung, bpm=120, bars=2, beats_per_bar=4)
+    fitted = fit_to_grid(sung, bpm=120, bars=2, beats_per_bar=4, timing="stretch")
     assert [(n.start, n.end, n.pitch) for n in fitted] == [
         (0.0, 0.5, 60), (0.5, 0.75, 62), (0.75, 1.0, 64), (1.0, 2.0, 65), (2.0, 3.0, 67),
         (3.0, 4.0, 64)]
 
 
 def test_a_hum_sung_to_the_click_keeps_its_timing_and_is_cut_at_the_end() -> None:
-    """Without free tempo, onsets only snap (to 0.125 s at 120 BPM); what runs past one bar
+    """Sung to the click, onsets only snap (to 0.125 s at 120 BPM); what runs past one bar
     is cut, what starts after it is dropped."""
     sung = [Note(0.06, 0.49, 60), Note(0.51, 1.3, 62), Note(1.7, 2.4, 64), Note(2.2, 2.5, 65)]
-    fitted = fit_to_grid(sung, bpm=120, bars=1, beats_per_bar=4, free_tempo=False)
+    fitted = fit_to_grid(sung, bpm=120, bars=1, beats_per_bar=4, timing="click")
     assert [(n.start, n.end, n.pitch) for n in fitted] == [
         (0.0, 0.5, 60), (0.5, 1.25, 62), (1.75, 2.0, 64)]
 
@@ -43,6 +43,22 @@ def test_quantize_keeps_one_line() -> None:
 def test_fit_to_grid_of_nothing_is_nothing() -> None:
     """An empty melody stays empty."""
     assert fit_to_grid([], bpm=100, bars=4, beats_per_bar=4) == []
+
+
+def test_a_free_hum_is_laid_on_the_bars_by_its_own_beats() -> None:
+    """The same tune sung freely at 100 BPM, fitted to 4 bars at 120 BPM: each sung beat
+    becomes one of the request's (two bars' worth), not stretched over all four; an unknown
+    timing is refused."""
+    beat = 0.6
+    sung = [Note(0.43 + a * beat + wobble, 0.43 + b * beat, p) for a, b, p, wobble in
+            [(0, 1, 60, 0.0), (1, 1.5, 62, 0.03), (1.5, 2, 64, -0.02), (2, 4, 65, 0.01),
+             (4, 6, 67, 0.0), (6, 8, 64, 0.02)]]
+    fitted = fit_to_grid(sung, bpm=120, bars=4, beats_per_bar=4, timing="free")
+    assert [(n.start, n.end, n.pitch) for n in fitted] == [
+        (0.0, 0.5, 60), (0.5, 0.75, 62), (0.75, 1.0, 64), (1.0, 2.0, 65), (2.0, 3.0, 67),
+        (3.0, 4.0, 64)]
+    with pytest.raises(ValueError, match="unknown melody timing"):
+        fit_to_grid(sung, bpm=120, bars=4, beats_per_bar=4, timing="rubato")  # type: ignore[arg-type]
 
 
 C_MAJOR_TUNE = [Note(i * 0.5, i * 0.5 + 0.5, p) for i, p in
