@@ -4,27 +4,39 @@ An ``OscListener`` receives packets, decodes and checks them against the schemas
 size limits and the shared token, and hands each good request to a handler together with a
 ``Replier`` that sends replies back to the client. Nothing a client sends can stop it: every
 bad packet is answered with a fail reply (or the TCP connection is closed) and serving goes on.
+
+Sending never blocks the caller (a job's worker above all): a UDP reply the kernel cannot take
+at once is dropped, and a TCP reply goes into its connection's bounded outbox, which that
+connection's writer thread drains. A TCP client that does not read is closed, not waited for;
+so is one whose frame dawdles past a deadline (see ``TcpConnection``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import ipaddress
 import logging
+import select
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 from bridge import limits
 from bridge.errors import ErrorCode, ProtocolError
 from bridge.messages import Fail, Request
 from bridge.schema import Message, decode, encode
-from bridge.slip import BadFrame, FrameTooLarge, SlipDecoder, encode_frame
+from bridge.slip import BadFrame, FrameTooLarge, SlipDecoder
+from bridge.tcp_connection import TcpConnection
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 7770
+# How often blocked receive loops wake to check the stop flag and the connection rules.
+_POLL_S = 0.2
+# The kernel's send buffer per connection: replies are small, and the bounded outbox, not
+# megabytes of kernel memory, holds what a slow reader has not taken yet.
+_SEND_BUFFER = 1 << 16
 
 
 def is_loopback(host: str) -> bool:
@@ -40,10 +52,23 @@ def is_loopback(host: str) -> bool:
 class Replier:
     """Sends replies to one client: a UDP address or a TCP connection."""
 
-    def __init__(self, send_bytes: Callable[[bytes], None], peer: str, max_size: int) -> None:
+    def __init__(
+        self,
+        send_bytes: Callable[[bytes], None],
+        peer: str,
+        max_size: int,
+        *,
+        on_request: Callable[[], None] | None = None,
+    ) -> None:
         self._send_bytes = send_bytes
         self.peer = peer
         self._max_size = max_size
+        self._on_request = on_request
+
+    def accepted(self) -> None:
+        """Note that the client sent a request that was decoded and authorized."""
+        if self._on_request is not None:
+            self._on_request()
 
     def send(self, message: Message) -> None:
         """Encode and send; a reply too large for the transport becomes a too_large fail."""
@@ -60,7 +85,7 @@ class Replier:
             )
         try:
             self._send_bytes(data)
-        except OSError as exc:  # the client went away; it can ask for status later
+        except OSError as exc:  # gone, or not ready to take it: it can ask for status later
             log.info("could not reply to %s: %s", self.peer, exc)
 
 
@@ -79,6 +104,8 @@ class OscListener:
         tcp_port: int | None = None,
         token: str = "",
         idle_timeout: float = limits.TCP_IDLE_TIMEOUT_S,
+        frame_deadline: float = limits.TCP_FRAME_DEADLINE_S,
+        send_stall: float = limits.TCP_SEND_STALL_S,
     ) -> None:
         if not is_loopback(host) and not token:
             raise ValueError(
@@ -87,14 +114,17 @@ class OscListener:
         self._handler = handler
         self._token = token
         self._idle_timeout = idle_timeout
+        self._frame_deadline = frame_deadline
+        self._send_stall = send_stall
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._connections: set[socket.socket] = set()
+        self._connections: set[TcpConnection] = set()
         self._connections_lock = threading.Lock()
 
         self._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._udp.bind((host, udp_port))
-        self._udp.settimeout(0.2)
+        # Non-blocking: a reply the kernel cannot take at once is dropped, never waited for.
+        self._udp.setblocking(False)
         self._tcp: socket.socket | None = None
         if tcp_port is not None:
             self._tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -124,7 +154,7 @@ class OscListener:
         self._stopping.set()
         with self._connections_lock:
             for conn in self._connections:
-                _close(conn)
+                conn.close()
         for thread in self._threads:
             thread.join(timeout=2)
         self._udp.close()
@@ -142,10 +172,12 @@ class OscListener:
     def _serve_udp(self) -> None:
         while not self._stopping.is_set():
             try:
+                if not select.select([self._udp], [], [], _POLL_S)[0]:
+                    continue
                 data, sender = self._udp.recvfrom(65536)
-            except TimeoutError:
+            except BlockingIOError:
                 continue
-            except OSError:
+            except (OSError, ValueError):  # ValueError: select on a socket closed by stop()
                 if self._stopping.is_set():
                     return
                 continue  # e.g. ICMP port unreachable reported on Linux; keep serving
@@ -170,49 +202,87 @@ class OscListener:
         assert self._tcp is not None
         while not self._stopping.is_set():
             try:
-                conn, peer = self._tcp.accept()
+                sock, peer = self._tcp.accept()
             except TimeoutError:
                 continue
             except OSError:
                 if self._stopping.is_set():
                     return
                 continue
+            conn = TcpConnection(sock, peer, send_stall=self._send_stall)
             with self._connections_lock:
-                if len(self._connections) >= limits.MAX_TCP_CONNECTIONS:
-                    log.warning("refusing %s: too many connections", peer)
-                    _close(conn)
-                    continue
-                self._connections.add(conn)
-            self._spawn(self._serve_connection, f"osc-tcp-{peer[1]}", conn, peer)
+                admitted = self._make_room(peer[0])
+                if admitted:
+                    self._connections.add(conn)
+            if not admitted:
+                log.warning("refusing %s: too many connections", peer)
+                conn.close()
+                sock.close()
+                continue
+            self._spawn(self._serve_connection, f"osc-tcp-{peer[1]}", conn)
 
-    def _serve_connection(self, conn: socket.socket, peer: tuple[str, int]) -> None:
-        conn.settimeout(self._idle_timeout)
+    def _make_room(self, host: str) -> bool:
+        """Whether a newcomer from ``host`` may join, closing connections to make room.
+
+        Over the per-host or the global cap, the oldest open connection (of that host, or of
+        any) that has not sent an accepted request is closed; with none such, the newcomer is
+        refused. Bytes alone never protect a connection, so a drip cannot lock others out.
+        """
+        for cap, same_host in (
+            (limits.MAX_TCP_CONNECTIONS_PER_HOST, True),
+            (limits.MAX_TCP_CONNECTIONS, False),
+        ):
+            pool = [c for c in self._connections
+                    if not c.closed and (not same_host or c.peer[0] == host)]
+            if len(pool) < cap:
+                continue
+            untried = [c for c in pool if not c.proven]
+            if not untried:
+                return False
+            victim = min(untried, key=lambda c: c.opened)
+            log.warning("closing %s to admit a newcomer: no request after %.1f s",
+                        victim.peer, time.monotonic() - victim.opened)
+            victim.close()
+            self._connections.discard(victim)
+        return True
+
+    def _serve_connection(self, conn: TcpConnection) -> None:
+        """Read one connection's frames (its reader thread) until a rule or the client ends it."""
+        conn.sock.settimeout(_POLL_S)
         # Replies are small frames: without this, Nagle and delayed ACKs add ~40 ms each.
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        send_lock = threading.Lock()
-
-        def send_frame(payload: bytes) -> None:
-            with send_lock:
-                conn.sendall(encode_frame(payload))
-
-        replier = Replier(send_frame, f"tcp:{peer}", limits.MAX_TCP_FRAME)
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SEND_BUFFER)
+        replier = Replier(conn.enqueue, f"tcp:{conn.peer}", limits.MAX_TCP_FRAME,
+                          on_request=conn.mark_request)
+        writer = threading.Thread(target=conn.write_loop, name=f"osc-tcp-out-{conn.peer[1]}",
+                                  daemon=True)
+        writer.start()
         decoder = SlipDecoder(limits.MAX_TCP_FRAME)
         try:
-            while not self._stopping.is_set():
-                chunk = conn.recv(65536)
+            while not self._stopping.is_set() and not conn.closed:
+                reason = conn.expired(self._frame_deadline, self._idle_timeout)
+                if reason:
+                    log.info("closing %s: %s", conn.peer, reason)
+                    return
+                try:
+                    chunk = conn.sock.recv(65536)
+                except TimeoutError:
+                    continue
                 if not chunk:
                     return
-                for frame in decoder.feed(chunk):
-                    self._dispatch(frame, peer, replier=replier)
+                frames = decoder.feed(chunk)
+                conn.note_frames(bool(frames), decoder.in_frame)
+                for frame in frames:
+                    self._dispatch(frame, conn.peer, replier=replier)
         except (FrameTooLarge, BadFrame) as exc:
-            log.warning("closing %s: %s", peer, exc)
+            log.warning("closing %s: %s", conn.peer, exc)
             self._refuse(replier, ProtocolError(ErrorCode.TOO_LARGE, str(exc)))
-        except OSError:  # idle timeout or reset: drop the connection, keep serving
+        except OSError:  # reset, or closed by a rule or a newcomer: keep serving the others
             pass
         finally:
+            conn.finish(writer)
             with self._connections_lock:
                 self._connections.discard(conn)
-            _close(conn)
 
     # --------------------------------------------------------------------- dispatch
 
@@ -246,6 +316,7 @@ class OscListener:
                 ProtocolError(ErrorCode.UNAUTHORIZED, "missing or wrong token", message.request_id),
             )
             return
+        replier.accepted()
         try:
             self._handler(message, replier)
         except ProtocolError as exc:
@@ -269,7 +340,7 @@ class OscListener:
             if to_itself:  # a reply_port naming the engine's own port is no reply address
                 log.warning("not replying to %s: that is this engine's own port", address)
                 return
-            self._udp.sendto(payload, address)
+            self._udp.sendto(payload, address)  # non-blocking: BlockingIOError drops it
 
         return Replier(send_to, f"udp:{address}", limits.MAX_UDP_DATAGRAM)
 
@@ -287,9 +358,3 @@ class OscListener:
 def _safe_id(request_id: str) -> str:
     """Echo a request id only when it is short; a hostile one must not bloat the reply."""
     return request_id if len(request_id) <= limits.MAX_ID_CHARS else ""
-
-
-def _close(conn: socket.socket) -> None:
-    with contextlib.suppress(OSError):  # already closed by the peer
-        conn.shutdown(socket.SHUT_RDWR)
-    conn.close()

@@ -54,6 +54,11 @@ class SlipDecoder:
         self.max_frame = max_frame
         self._pending = bytearray()
 
+    @property
+    def in_frame(self) -> bool:
+        """True while an unfinished frame is held: bytes have come since the last END."""
+        return bool(self._pending)
+
     def feed(self, chunk: bytes) -> list[bytes]:
         """Add received bytes; return the frames they completed (empty frames are skipped).
 
