@@ -31,24 +31,50 @@ class ClipPlayer:
         self._finished.set()
         self._callback_stop: type[Exception] = Exception
 
-    def play(self, path: str | os.PathLike[str], loop: bool = False) -> None:
-        """Start playing the audio file ``path`` from its start; returns at once.
+    def play(self, path: str | os.PathLike[str], loop: bool = False, start: float = 0.0) -> None:
+        """Start playing the audio file ``path`` ``start`` seconds in; returns at once.
 
         Raises ValueError if the file cannot be read and AudioDeviceError if the device
         cannot play it (a rate or channel count it does not support).
         """
+        audio, sample_rate = self._read(path)
+        self._start(audio, sample_rate, loop, round(start * sample_rate))
+
+    def follow(self, path: str | os.PathLike[str]) -> None:
+        """Play ``path``, a longer take of the clip last played (a preview that grew), on from
+        where playback is: without a gap while it plays, from where it ran out if it did.
+
+        Any other clip (another rate or channel count, or nothing played yet) plays from its
+        start. Raises as :meth:`play` does.
+        """
+        audio, sample_rate = self._read(path)
+        same = sample_rate == self._sample_rate and audio.shape[1] == self._audio.shape[1]
+        if not same or not len(self._audio):
+            self._start(audio, sample_rate, False, 0)
+        elif self.playing:
+            self._audio = audio  # the callback reads on from its position in the longer take
+            self._loop = False
+        elif len(audio) > self._position:
+            self._start(audio, sample_rate, False, self._position)
+
+    def _read(self, path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+        """The file's audio (frames, channels), down-mixed for a mono device, and its rate."""
         import soundfile as sf
 
         try:
             audio, sample_rate = sf.read(os.fspath(path), dtype="float32", always_2d=True)
         except (sf.LibsndfileError, OSError) as error:
             raise ValueError(f"cannot read clip {os.fspath(path)!r}: {error}") from error
+        if audio.shape[1] > min(self.device.channels, 2):  # a mono device gets the mix
+            audio = audio.mean(axis=1, keepdims=True)
+        return audio, sample_rate
+
+    def _start(self, audio: np.ndarray, sample_rate: int, loop: bool, position: int) -> None:
+        """Open a stream on the device and play ``audio`` from frame ``position``."""
         self.stop()
         channels = min(self.device.channels, 2)
-        if audio.shape[1] > channels:  # a mono device gets the mix
-            audio = audio.mean(axis=1, keepdims=True)
         self._audio, self._sample_rate = audio, sample_rate
-        self._position, self._loop = 0, loop
+        self._position, self._loop = min(max(position, 0), len(audio)), loop
         self._finished.clear()
         sd = sounddevice()
         self._callback_stop = sd.CallbackStop

@@ -89,6 +89,11 @@ class DawTargetBox(QGroupBox):
             self._say("Choose an adapter and a session to place stems into.")
             self.session_gone.emit()
             return
+        daw, path = target
+        if daw not in LIVE_DAWS and not Path(path).expanduser().exists():
+            self._say("A new session: it will be made at this request's tempo and meter.")
+            self.session_gone.emit()
+            return
         self._say("Reading the session…")
         run_in_thread(lambda: read_session(*target), self._read, self._failed,
                       name="daw-session")

@@ -42,6 +42,8 @@ METERS = ("4/4", "3/4", "6/8", "5/4", "7/8", "12/8", "2/4")
 KEYS = ("", *(f"{note} {mode}" for mode in ("major", "minor") for note in NOTE_NAMES))
 NO_PRESET = "No preset"
 # The fields the words of the prompt can fill, with the names the form shows for them.
+SESSION_GRID_TIP = ("The DAW session's: clips placed into it are made on its grid, and the "
+                    "session is never retimed")
 WORD_FIELDS = {"bpm": "Tempo", "bars": "Length", "time_signature": "Meter", "key": "Key",
                "stems": "Stems"}
 # How long after the last keystroke the prompt is read again.
@@ -117,6 +119,9 @@ class GenerateForm(QWidget):
         self.seed.setRange(-1, 2**31 - 1)
         self.seed.setValue(-1)
         self.seed.setSpecialValueText("random")
+        self.takes = QSpinBox()
+        self.takes.setRange(1, limits.MAX_VARIATIONS)
+        self.takes.setToolTip("Variations of the same request, to compare side by side")
         self.loop = QCheckBox("Loop (end flows into start)")
         self.stems = {name: QCheckBox(name) for name in limits.STEM_NAMES}
         for name, box in self.stems.items():
@@ -160,7 +165,8 @@ class GenerateForm(QWidget):
         grid.setHorizontalSpacing(10)
         grid.setVerticalSpacing(2)
         fields = (("bpm", self.bpm), ("bars", self.bars), ("time_signature", self.meter),
-                  ("key", self.key), ("Sample rate", self.sample_rate), ("Seed", self.seed))
+                  ("key", self.key), ("Sample rate", self.sample_rate), ("Seed", self.seed),
+                  ("Takes", self.takes))
         for i, (name, widget) in enumerate(fields):
             row, column = i // 2 * 2, (i % 2) * 2
             grid.addWidget(self.labels.get(name) or QLabel(name), row, column)
@@ -257,7 +263,8 @@ class GenerateForm(QWidget):
         numerator, _, denominator = self.meter.currentText().strip().partition("/")
         return int(numerator), int(denominator)
 
-    def request(self, request_id: str, melody: str = "") -> Generate:
+    def request(self, request_id: str, melody: str = "", melody_timing: str = "free"
+                ) -> Generate:
         """A validated Generate request from what the boxes show (the prompt is read first if
         the producer is still typing); ProtocolError says which field is wrong and why,
         WordsError what in the prompt contradicts what."""
@@ -274,7 +281,9 @@ class GenerateForm(QWidget):
             key=self.key.currentData(),
             stems=self.chosen_stems(),
             seed=self.seed.value(),
+            variations=self.takes.value(),
             melody=melody,
+            melody_timing=melody_timing,
             sample_rate=self.sample_rate.currentData(),
             loop=self.loop.isChecked(),
         )
@@ -290,6 +299,9 @@ class GenerateForm(QWidget):
                                                                      info.time_signature):
             self.hand -= {"bpm", "time_signature"}
         self.session = info
+        for box in (self.bpm, self.meter):  # the session's grid wins: never clips off it
+            box.setEnabled(False)
+            box.setToolTip(SESSION_GRID_TIP)
         rate = self.sample_rate.findData(info.sample_rate)
         if rate >= 0:
             self.sample_rate.setCurrentIndex(rate)
@@ -301,6 +313,9 @@ class GenerateForm(QWidget):
         if self.session is None:
             return
         self.session = None
+        for box in (self.bpm, self.meter):
+            box.setEnabled(True)
+            box.setToolTip("")
         self.from_session.clear()
         self.read_words()
 

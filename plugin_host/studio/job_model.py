@@ -6,6 +6,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from PySide6.QtGui import QBrush, QColor
 
 from plugin_host.jobs import JobRecord
+from plugin_host.studio.stage_words import stage_words
 
 COLUMNS = ("Prompt", "Stems", "Tempo", "State", "Progress")
 PROGRESS_COLUMN = COLUMNS.index("Progress")
@@ -92,4 +93,4 @@ def _cell_text(record: JobRecord, column: str) -> str:
         if record.state in _TROUBLE and record.resubmitted_as:
             return f"{record.state} (resubmitted)"
         return record.state
-    return f"{record.fraction:.0%} {record.stage}".strip()
+    return f"{record.fraction:.0%} {stage_words(record.stage, request.stems)}".strip()

@@ -30,6 +30,7 @@ from plugin_host.studio.job_model import PROGRESS_COLUMN, JobTableModel
 from plugin_host.studio.job_runner import JobRunner
 from plugin_host.studio.preview_button import PreviewButton
 from plugin_host.studio.progress_delegate import ProgressDelegate
+from plugin_host.studio.stage_words import stage_words
 from plugin_host.studio.stem_drag import ClipDragButton, StemList
 from plugin_host.studio.threads import run_in_thread
 
@@ -78,7 +79,7 @@ class JobPanel(QWidget):
         for column in range(1, PROGRESS_COLUMN):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(PROGRESS_COLUMN, QHeaderView.ResizeMode.Fixed)
-        header.resizeSection(PROGRESS_COLUMN, 150)
+        header.resizeSection(PROGRESS_COLUMN, 190)
         self.detail = QLabel("Submit a prompt: its job appears here.")
         self.detail.setWordWrap(True)
         self.detail.setTextFormat(Qt.TextFormat.PlainText)
@@ -87,6 +88,9 @@ class JobPanel(QWidget):
         self.detail.setMinimumHeight(3 * self.detail.fontMetrics().lineSpacing() + 4)
         self.stems = StemList()
         self.stems.setMinimumHeight(80)
+        self.stems.itemDoubleClicked.connect(lambda _: self.play_button.toggle())
+        self.drag_hint = QLabel("⠿ Drag a stem by its grip into your DAW")
+        self.drag_hint.setObjectName("hint")
         self.play_button = PreviewButton(self._first_selected_clip, output_device)
         self.play_button.problem.connect(self.status)
         self.regenerate_button = QPushButton("Regenerate stem")
@@ -119,8 +123,13 @@ class JobPanel(QWidget):
                        self.melody_button, self.cancel_button, self.resubmit_button):
             actions.addWidget(button)
         actions.addStretch(1)
+        stems = QVBoxLayout()
+        stems.setSpacing(2)
+        stems.addWidget(self.stems.takes)
+        stems.addWidget(self.stems, 1)
+        stems.addWidget(self.drag_hint)
         row = QHBoxLayout()
-        row.addWidget(self.stems, 1)
+        row.addLayout(stems, 1)
         row.addLayout(actions)
         selected = QGroupBox("Selected job")
         inner = QVBoxLayout(selected)
@@ -159,6 +168,7 @@ class JobPanel(QWidget):
         record = self.selected()
         if record is None:
             self.stems.show_stems({})
+            self.drag_hint.hide()
             self.melody_button.set_clip(None)
             self._update_buttons()
             return
@@ -168,7 +178,10 @@ class JobPanel(QWidget):
         self.detail.style().polish(self.detail)
         if record.state == "done" and record.id not in self.clips:
             self._export(record)  # a job from an earlier session, selected for the first time
-        self.stems.show_stems(self.clips.get(record.id, {}), self.effects.get(record.id))
+        self.stems.show_stems(self.clips.get(record.id, {}), self.effects.get(record.id),
+                              clip_facts(record))
+        if self.drag_hint.isHidden() == (self.stems.count() > 0):
+            self.drag_hint.setVisible(self.stems.count() > 0)
         self.melody_button.set_clip(self.melodies.get(record.id))
         self._update_buttons()
 
@@ -289,9 +302,19 @@ class JobPanel(QWidget):
         return paths[0] if paths else None
 
 
+def clip_facts(record: JobRecord) -> str:
+    """Tempo, key and length of a job's clips, as a stem row shows them."""
+    request = record.request
+    bars = f"{request.bars} bar" + ("s" if request.bars != 1 else "")
+    key = record.key or request.key
+    return " · ".join(part for part in (f"{request.bpm:g} bpm", key, bars) if part)
+
+
 def _describe(record: JobRecord) -> str:
     request = record.request
     head = f"“{request.prompt}” — {record.state}"
+    if record.state == "running" and record.stage:
+        head = f"“{request.prompt}” — {stage_words(record.stage, request.stems)}"
     if record.state == "done":
         return (f"{head} · key {record.key or '?'} · seed {record.seed}. Drag stems out, or "
                 "send them all to the DAW.")

@@ -87,11 +87,19 @@ class MelodyBox(QGroupBox):
         layout.setColumnStretch(2, 1)
         self.set_melody(None)
 
-    def set_melody(self, path: Path | None, note: str = "") -> None:
-        """Use ``path`` as the melody reference (None: no reference)."""
+    def set_melody(self, path: Path | None, note: str = "",
+                   sung_to: tuple[float, tuple[int, int]] | None = None) -> None:
+        """Use ``path`` as the melody reference (None: no reference); ``sung_to`` is the
+        (bpm, meter) of the click a take recorded here was sung to, after its count-in."""
         self.melody = path
+        self._sung_to = sung_to
         self.clear_button.setEnabled(path is not None)
         self._say(note or (f"Melody: {path.name}" if path else "No melody: the model invents one."))
+
+    def timing(self, bpm: float, meter: tuple[int, int]) -> str:
+        """How the engine should lay the melody on a request at ``bpm`` in ``meter``: a take
+        sung here to that click keeps its timing, anything else has its own beats found."""
+        return "click" if self._sung_to == (bpm, meter) else "free"
 
     def toggle_recording(self) -> None:
         """Start a take, or stop the one running."""
@@ -110,6 +118,7 @@ class MelodyBox(QGroupBox):
         beat = beat_seconds(bpm, meter)
         self._count_in_ends = time.monotonic() + self.count_in.value() * beat
         self._bar_seconds, self._bars = beat * meter[0], bars
+        self._recording_tempo = (bpm, meter)
         path = self.hum_folder / f"hum-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}.wav"
         self.hum_folder.mkdir(parents=True, exist_ok=True)
         self.record_button.setText("■ Stop")
@@ -119,7 +128,7 @@ class MelodyBox(QGroupBox):
 
     def _recorded(self, path: Path) -> None:
         self._finish()
-        self.set_melody(path, f"Melody: hum {path.name}")
+        self.set_melody(path, f"Melody: hum {path.name}", sung_to=self._recording_tempo)
 
     def _not_recorded(self, error: BaseException) -> None:
         self._finish()

@@ -1,4 +1,4 @@
-"""Draws a job's progress cell as a progress bar with its stage name."""
+"""Draws a job's progress cell as a progress bar with what the engine is doing, in words."""
 
 from __future__ import annotations
 

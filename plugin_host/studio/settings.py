@@ -24,6 +24,8 @@ class StudioSettings:
     ``start_engine`` starts an engine at ``host:port`` and returns once it answers (None when
     this install cannot run one: the window then shows ``engine_command`` instead).
     ``input_device`` and ``output_device`` name audio devices (None: the system default).
+    ``play_previews``: play a running job's preview as the engine streams it (the producer
+    can turn it off in the window).
     """
 
     host: str
@@ -40,6 +42,7 @@ class StudioSettings:
     engine_command: str = "stemloom engine serve"
     input_device: int | str | None = None
     output_device: int | str | None = None
+    play_previews: bool = True
 
     def connect(self) -> EngineClient:
         """A new client for the engine."""

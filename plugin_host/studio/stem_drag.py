@@ -14,8 +14,12 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QTabBar,
     QWidget,
 )
+
+from plugin_host.studio.stem_row import FACTS_ROLE, LABEL_ROLE, OVERVIEW_ROLE, StemRowDelegate
+from plugin_host.studio.waveform import clip_overview
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -29,28 +33,81 @@ def file_urls_mime(paths: Iterable[Path]) -> QMimeData:
 
 
 class StemList(QListWidget):
-    """One row per stem clip; dragging rows drags their files (copied, never moved)."""
+    """One row per stem clip (grip, name, tempo, key, bars, waveform); dragging rows drags
+    their files (copied, never moved).
+
+    A job with several variations ('drums.1', 'drums.2', ...) shows one take at a time:
+    ``takes`` (a tab bar to lay out above the list) switches between them, keeping the same
+    stems selected, so takes are compared by flipping tabs and playing.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setDragEnabled(True)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
-        self.setToolTip("Drag stems into your DAW's arrangement (or any app that takes files)")
+        self.setToolTip("Drag stems by their grip into your DAW's arrangement (or any app "
+                        "that takes files)")
+        self.setItemDelegate(StemRowDelegate(self))
+        self.setUniformItemSizes(True)
+        self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+        self.takes = QTabBar()
+        self.takes.setDocumentMode(True)
+        self.takes.setExpanding(False)
+        self.takes.setToolTip("Variations of this job: flip between takes to compare them")
+        self.takes.hide()
+        self.takes.currentChanged.connect(lambda _: self._show_take())
+        self._clips: dict[str, Path] = {}
+        self._effects: dict[str, str] = {}
+        self._facts = ""
 
-    def show_stems(self, clips: dict[str, Path], effects: dict[str, str] | None = None) -> None:
-        """List ``clips`` (stem -> file) with the effect applied to each, if any, keeping the
-        selection of stems still listed."""
-        selected = set(self.selected_stems())
-        effects = effects or {}
+    def show_stems(self, clips: dict[str, Path], effects: dict[str, str] | None = None,
+                   facts: str = "") -> None:
+        """List ``clips`` (stem -> file) with the effect applied to each, if any, and
+        ``facts`` (tempo, key, bars) under each name, keeping the selection of stems still
+        listed; variations become takes."""
+        shown = (dict(clips), dict(effects or {}), facts)
+        if shown == (self._clips, self._effects, self._facts) and self.count() == len(
+                [stem for stem in clips if self.current_take() in (None, _take(stem))]):
+            return  # a progress update of a job whose stems are shown already
+        self._clips, self._effects, self._facts = shown
+        names = [f"Take {take}" for take in take_numbers(clips)]
+        if names != [self.takes.tabText(i) for i in range(self.takes.count())]:
+            self.takes.blockSignals(True)
+            while self.takes.count():
+                self.takes.removeTab(0)
+            for name in names:
+                self.takes.addTab(name)
+            self.takes.blockSignals(False)
+        if self.takes.isHidden() == (len(names) > 1):
+            self.takes.setVisible(len(names) > 1)
+        self._show_take()
+
+    def current_take(self) -> int | None:
+        """The take shown (1, 2, ...), or None when the job has one take."""
+        if self.takes.count() < 2:
+            return None
+        return take_numbers(self._clips)[max(self.takes.currentIndex(), 0)]
+
+    def _show_take(self) -> None:
+        """Fill the rows with the current take's stems, keeping the stems picked."""
+        picked = {_base(stem) for stem in self.selected_stems()}
+        take = self.current_take()
         self.clear()
-        for stem, path in clips.items():
-            item = QListWidgetItem(f"{stem}  —  {effects[stem]}" if effects.get(stem) else stem)
+        for stem, path in self._clips.items():
+            if take is not None and _take(stem) != take:
+                continue
+            name = _base(stem) if take is not None else stem
+            label = f"{name}  —  {self._effects[stem]}" if self._effects.get(stem) else name
+            item = QListWidgetItem(label)
             item.setData(PATH_ROLE, str(path))
             item.setData(Qt.ItemDataRole.UserRole, stem)
-            item.setToolTip(str(path))
+            item.setData(LABEL_ROLE, label)
+            item.setData(FACTS_ROLE, self._facts)
+            item.setData(OVERVIEW_ROLE, clip_overview(path))
+            item.setToolTip(f"{path}\nDrag it into your DAW, or double-click to play it")
             self.addItem(item)
-            item.setSelected(stem in selected)
+            item.setSelected(_base(stem) in picked)
 
     def selected_stems(self) -> list[str]:
         """Stem names of the selected rows."""
@@ -72,6 +129,21 @@ class StemList(QListWidget):
         drag = QDrag(self)
         drag.setMimeData(self.mimeData(items))
         drag.exec(Qt.DropAction.CopyAction)
+
+
+def take_numbers(clips: Iterable[str]) -> list[int]:
+    """The variation numbers among stem names ('drums.2' is take 2; 'drums' take 1)."""
+    return sorted({_take(stem) for stem in clips}) or [1]
+
+
+def _take(stem: str) -> int:
+    base, _, number = stem.rpartition(".")
+    return int(number) if base and number.isdigit() else 1
+
+
+def _base(stem: str) -> str:
+    base, _, number = stem.rpartition(".")
+    return base if base and number.isdigit() else stem
 
 
 class ClipDragButton(QPushButton):

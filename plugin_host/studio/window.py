@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -27,6 +28,7 @@ from plugin_host.studio.form import GenerateForm
 from plugin_host.studio.job_panel import JobPanel
 from plugin_host.studio.job_runner import JobRunner
 from plugin_host.studio.melody_box import MelodyBox
+from plugin_host.studio.preview_stream import PreviewStream, tap_previews
 from plugin_host.studio.settings import StudioSettings
 from plugin_host.studio.style import STYLE_SHEET
 
@@ -60,8 +62,9 @@ class StudioWindow(QMainWindow):
         self.setStyleSheet(STYLE_SHEET)
         self.settings = settings
         self.link = EngineLink(settings, self)
-        self.runner = JobRunner(HostJobs(settings.connect, settings.journal), settings.connect,
-                                self)
+        self.preview = PreviewStream(settings.output_device, settings.play_previews, self)
+        tapped = tap_previews(settings.connect, self.preview.offer, self.preview.end)
+        self.runner = JobRunner(HostJobs(tapped, settings.journal), settings.connect, self)
         self.banner = EngineBanner(self.link)
         self.daw_target = DawTargetBox()
         self.form = GenerateForm()
@@ -75,6 +78,11 @@ class StudioWindow(QMainWindow):
         self.generate_button.setObjectName("primary")
         self.generate_button.setDefault(True)
         self.generate_button.clicked.connect(self.generate)
+        self.hear_preview = QCheckBox("Hear it as it generates")
+        self.hear_preview.setToolTip("Play each job's preview the moment the engine streams "
+                                     "it; it stops when the stems land")
+        self.hear_preview.setChecked(settings.play_previews)
+        self.hear_preview.toggled.connect(self.preview.set_enabled)
         self.form_problem = QLabel()
         self.form_problem.setProperty("problem", True)
         self.form_problem.setWordWrap(True)
@@ -88,6 +96,10 @@ class StudioWindow(QMainWindow):
         self.effects.status.connect(self.statusBar().showMessage)
         self.runner.problem.connect(self.statusBar().showMessage)
         self.runner.updated.connect(self._job_changed)
+        self.preview.problem.connect(self.statusBar().showMessage)
+        self.preview.heard.connect(self._preview_heard)
+        self.jobs.play_button.clicked.connect(self.preview.silence)  # a stem takes over
+        self.preview.prepare()
         if settings.daw:
             self.daw_target.choose(settings.daw, settings.dest or "")
         self.link.probe()
@@ -114,6 +126,7 @@ class StudioWindow(QMainWindow):
         column.addWidget(scroll, 1)
         column.addWidget(self.form_problem)
         row = QHBoxLayout()
+        row.addWidget(self.hear_preview)
         row.addStretch(1)
         row.addWidget(self.generate_button)
         column.addLayout(row)
@@ -140,7 +153,9 @@ class StudioWindow(QMainWindow):
         """Submit the form as a new job (the form says what is wrong instead, if anything)."""
         melody = str(self.melody.melody.resolve()) if self.melody.melody else ""
         try:
-            request = self.form.request(new_job_id(), melody=melody)
+            bpm, meter, _ = self._tempo()
+            request = self.form.request(new_job_id(), melody=melody,
+                                        melody_timing=self.melody.timing(bpm, meter))
         except ProtocolError as error:
             self.form_problem.setText(f"Cannot generate: {error.message}")
             return
@@ -163,6 +178,12 @@ class StudioWindow(QMainWindow):
         if record.state in ("done", "lost"):
             self.link.probe()
 
+    def _preview_heard(self, job_id: str) -> None:
+        if job_id:
+            self.statusBar().showMessage("♪ Playing the preview as it streams…")
+        elif self.statusBar().currentMessage().startswith("♪"):
+            self.statusBar().clearMessage()
+
     def _tempo(self) -> tuple[float, tuple[int, int], int]:
         return self.form.bpm.value(), self.form.time_signature(), self.form.bars.value()
 
@@ -170,5 +191,6 @@ class StudioWindow(QMainWindow):
         """Release the audio devices and stop an engine this window started."""
         self.melody.close_devices()
         self.jobs.play_button.close_device()
+        self.preview.close()
         self.link.stop_started()
         super().closeEvent(event)

@@ -98,6 +98,8 @@ def test_generate_follow_place_and_drag(app: QApplication, tmp_path: Path, midi_
         wait_until(lambda: window.form.bpm.value() == 96, 10, "the session tempo in the form")
         assert window.form.meter.currentText() == "3/4"
         assert window.form.sample_rate.currentData() == 44100
+        # The session's grid wins: its tempo and meter cannot be changed by hand.
+        assert not window.form.bpm.isEnabled() and not window.form.meter.isEnabled()
         wait_until(lambda: window.link.state.running, 10, "the engine banner to say running")
         assert "random-tiny" in window.banner.status.text()
 
@@ -208,6 +210,9 @@ def test_generate_follow_place_and_drag(app: QApplication, tmp_path: Path, midi_
         blocker = tmp_path / "not-a-folder"
         blocker.write_text("a file where a folder should be")
         window.daw_target.choose("dawproject", blocker / "song.dawproject")
+        # A session not made yet takes the request's tempo: the form is free again.
+        wait_until(window.form.bpm.isEnabled, 10, "the tempo to be free for a new session")
+        assert "new session" in window.daw_target.session.text()
         wait_until(window.jobs.send_button.isEnabled, 10, "the regenerated stem's clip")
         window.jobs.send_button.click()
         wait_until(lambda: window.jobs.error_box is not None and window.jobs.error_box.isVisible(),
@@ -328,6 +333,10 @@ def test_hum_takes_through_a_null_sink(app: QApplication, tmp_path: Path) -> Non
                 take()
             assert box.melody is not None and box.melody.parent == tmp_path / "hums"
             assert box.melody.is_file() and "hum" in box.current.text()
+            # A take sung here to the click keeps its timing, unless the tempo changed since.
+            assert box.timing(240, (4, 4)) == "click" and box.timing(120, (4, 4)) == "free"
+            window.form.prompt.setPlainText("a sung line")
+            assert window.form.request("r1", str(box.melody), "click").melody_timing == "click"
             assert max(levels) > -20  # the meter moved with the tone (about -13 dBFS RMS)
 
             # The preview button plays a clip on the output and stops it on a second click.
