@@ -158,3 +158,32 @@ def test_a_tempo_that_disagrees_with_the_session_is_refused_before_generating(
     assert "the DAW session's 140 BPM is used" in placed.stdout
     assert "Placed 1 stem on new tracks" in placed.stdout
     assert "TEMPO 140 4 4" in project.read_text(encoding="utf-8")
+
+
+def test_adding_a_bass_to_an_existing_dawproject_keeps_the_project(tmp_path) -> None:
+    """The issue's case: a 100 BPM 6/8 project with three tracks gets a bass, and keeps all."""
+    import numpy as np
+
+    from plugin_host.clips import AcidInfo, write_clip
+    from plugin_host.daw.dawproject import DawprojectAdapter
+
+    project = tmp_path / "song.dawproject"
+    clips = {name: write_clip(tmp_path / f"{name}.wav", np.zeros((48000, 2)), 48000,
+                              AcidInfo(tempo=100, beats=6, meter=(6, 8)))
+             for name in ("guitar", "vox", "keys")}
+    DawprojectAdapter(project, bpm=100, time_signature=(6, 8)).place_stems(clips)
+    with zipfile.ZipFile(project) as archive:
+        before = {name: archive.read(name) for name in archive.namelist()}
+
+    added = stemloom("generate", "add a bass", "--stems", "bass", "--bars", "1",
+                     "--model", "random-tiny", "--daw", "dawproject", "--dest", str(project),
+                     home=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert "Placed 1 stem on new tracks" in added.stdout
+    with zipfile.ZipFile(project) as archive:
+        after = {name: archive.read(name) for name in archive.namelist()}
+    assert all(after[name] == data for name, data in before.items() if name != "project.xml")
+    xml = after["project.xml"].decode()
+    assert [f'name="{n}"' in xml for n in ("guitar", "vox", "keys", "bass")] == [True] * 4
+    assert 'value="100.0"' in xml and 'numerator="6"' in xml and 'denominator="8"' in xml
+    assert list(tmp_path.glob("song.before-stemloom-*.dawproject"))  # the backup
