@@ -48,8 +48,8 @@ def sample_causal(model: StageModel, prefix: torch.Tensor, frame_inputs: torch.T
     """
     steps = frame_inputs.shape[1]
     window = model.cfg.max_len - prefix.shape[1]
-    rows = prefix.shape[0] // 2 if options.guidance != 1.0 else prefix.shape[0]
-    if options.guidance == 1.0:
+    rows = prefix.shape[0] // 2
+    if options.guidance == 1.0:  # no guidance: the unconditional rows are not run
         prefix, frame_inputs = prefix[:rows], frame_inputs[:rows]
     streams = model.cfg.streams
     tokens = torch.full((rows, streams, steps), model.pad, dtype=torch.long)
@@ -67,7 +67,8 @@ def sample_causal(model: StageModel, prefix: torch.Tensor, frame_inputs: torch.T
             logits, cache = model.step(None, x, cache)
         else:
             logits, cache = model.step(prefix if cache is None else None, x, cache)
-        step_logits = guided(logits[:, -1], options.guidance)  # (rows, streams, vocab)
+        step_logits = (logits[:, -1] if options.guidance == 1.0  # (rows, streams, vocab)
+                       else guided(logits[:, -1], options.guidance))
         if prior is not None:
             step_logits = step_logits + prior
         drawn = sample_next(step_logits.reshape(rows * streams, -1), generator,
