@@ -1,8 +1,8 @@
 """MIDI in: the melody of a MIDI file or clip, and notes played live into a MIDI input port.
 
-A file's melody is its most melodic part reduced to one line (see :mod:`midi_melody`), timed
-in beats and, through the file's tempo map, in seconds. A live take is recorded for a number of
-bars at the DAW's tempo into a MIDI file, whose melody is read the same way.
+A file's melody is the part and line :mod:`bridge.midi_melody` picks, the same the engine
+follows, timed in beats and, through the file's tempo map, in seconds. A live take is recorded
+for a number of bars at the DAW's tempo into a MIDI file, whose melody is read the same way.
 """
 
 from __future__ import annotations
@@ -11,21 +11,16 @@ import bisect
 import os
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import mido
 
-from plugin_host.midi_melody import Part, Span, choose_part, skyline
-from plugin_host.midi_pairing import pair_notes
+from bridge.midi_melody import melody_line
 
 DEFAULT_TEMPO = 500_000  # microseconds per beat: 120 bpm, the MIDI default
 TICKS_PER_BEAT = 480
-# Onsets this close (in beats) are one chord, a strum; also the legato overlap a melody may
-# have. A 64th note: 31 ms at 120 bpm.
-CHORD_TOLERANCE_BEATS = 1 / 16
 # How often a live capture looks at the port: timing resolution, against CPU use.
 _POLL_S = 0.001
 
@@ -68,18 +63,17 @@ def read_melody(source: str | os.PathLike[str] | mido.MidiFile) -> Melody:
     if not 0 < ticks_per_beat < 0x8000:
         raise MidiReadError(f"{label}: SMPTE-timed MIDI files are not supported")
     tempo_map = _TempoMap(midi)
-    tolerance = round(CHORD_TOLERANCE_BEATS * ticks_per_beat)
-    part = choose_part(list(_parts(midi)), tolerance)
-    if part is None:
+    found = melody_line(midi.tracks, ticks_per_beat)
+    if found is None:
         raise MidiReadError(f"{label}: no notes outside the drum channel, so no melody")
+    part, line = found
     notes = tuple(
-        MelodyNote(start_beat=span.start / ticks_per_beat, end_beat=span.end / ticks_per_beat,
-                   start_s=tempo_map.seconds(span.start), end_s=tempo_map.seconds(span.end),
-                   pitch=span.pitch, velocity=span.velocity)
-        for span in skyline(part.spans, tolerance))
+        MelodyNote(start_beat=note.start / ticks_per_beat, end_beat=note.end / ticks_per_beat,
+                   start_s=tempo_map.seconds(note.start), end_s=tempo_map.seconds(note.end),
+                   pitch=note.pitch, velocity=note.velocity)
+        for note in line)
     return Melody(notes=notes, bpm=mido.tempo2bpm(tempo_map.tempo_at_start),
-                  time_signature=_time_signature(midi),
-                  part=part.name or f"track {part.track + 1}, channel {part.channel + 1}")
+                  time_signature=_time_signature(midi), part=part.label)
 
 
 def list_midi_inputs(backend: str | None = None) -> list[str]:
@@ -147,19 +141,6 @@ def _backend(name: str | None) -> Any:
     return mido.Backend(name) if name else mido.backend
 
 
-def _parts(midi: mido.MidiFile) -> Iterable[Part]:
-    """Every (track, channel) with notes; a note-on without its note-off ends with the track."""
-    for index, track in enumerate(midi.tracks):
-        name = next((message.name.strip() for message in track
-                     if message.type == "track_name"), "")
-        spans: defaultdict[int, list[Span]] = defaultdict(list)
-        for note in pair_notes(track)[0]:
-            spans[note.channel].append(Span(note.start, note.end, note.pitch, note.velocity))
-        for channel, notes in sorted(spans.items()):
-            yield Part(track=index, channel=channel, name=name,
-                       spans=tuple(span for span in notes if span.end > span.start))
-
-
 def _time_signature(midi: mido.MidiFile) -> tuple[int, int]:
     """The meter at the start (the first time signature in the file), 4/4 if none is given."""
     for message in mido.merge_tracks(midi.tracks):
@@ -173,7 +154,7 @@ class _TempoMap:
     in the first)."""
 
     def __init__(self, midi: mido.MidiFile) -> None:
-        self._ticks_per_beat = midi.ticks_per_beat
+        self._ticks_per_beat: int = midi.ticks_per_beat
         changes: dict[int, int] = {}
         now = 0
         for message in mido.merge_tracks(midi.tracks):

@@ -14,6 +14,7 @@ import soundfile as sf
 import torch
 
 from engine.codec import io, spectral
+from engine.codec.config import SAMPLE_RATE
 from engine.codec.data import index_tracks, read_track, track_frames
 from engine.codec.model import Codec
 
@@ -79,7 +80,7 @@ def heldout_clips(root: Path, seconds: float = 5.0, count: int = 32,
             if taken == want:
                 break
             track = pool[int(i)]
-            length = round(seconds * 32000)
+            length = round(seconds * SAMPLE_RATE)
             audio = read_track(track, max(0, track_frames(track) // 2 - length // 2), length)
             if audio.shape[1] < length or np.sqrt(np.mean(audio ** 2)) < 3e-3:
                 continue

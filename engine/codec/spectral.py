@@ -8,7 +8,9 @@ frame k is centred on samples [k * hop, (k + 1) * hop) and chunked decoding can 
 from __future__ import annotations
 
 import math
+import warnings
 
+import librosa
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -36,21 +38,14 @@ def istft(spec: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor) -> tor
 
 def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0,
                    fmax: float | None = None) -> torch.Tensor:
-    """A (n_mels, n_fft // 2 + 1) triangular HTK-mel filterbank, each filter area-normalised."""
-    fmax = fmax or sample_rate / 2
-
-    def hz_to_mel(f: np.ndarray) -> np.ndarray:
-        return 2595.0 * np.log10(1.0 + f / 700.0)
-
-    mels = np.linspace(hz_to_mel(np.array(fmin)), hz_to_mel(np.array(fmax)), n_mels + 2)
-    hz = 700.0 * (10 ** (mels / 2595.0) - 1.0)
-    bins = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
-    fb = np.zeros((n_mels, bins.size), dtype=np.float64)
-    for m in range(n_mels):
-        lo, mid, hi = hz[m], hz[m + 1], hz[m + 2]
-        rise = (bins - lo) / max(mid - lo, 1e-9)
-        fall = (hi - bins) / max(hi - mid, 1e-9)
-        fb[m] = np.maximum(0.0, np.minimum(rise, fall)) * 2.0 / max(hi - lo, 1e-9)
+    """A (n_mels, n_fft // 2 + 1) triangular HTK-mel filterbank, each filter area-normalised
+    (librosa's, built in float64 and stored as float32)."""
+    with warnings.catch_warnings():
+        # Small FFTs leave the lowest filters empty; they stay zero, as they always have.
+        warnings.filterwarnings("ignore", message="Empty filters detected", category=UserWarning)
+        fb = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin,
+                                 fmax=fmax or sample_rate / 2, htk=True, norm="slaney",
+                                 dtype=np.float64)
     return torch.from_numpy(fb.astype(np.float32))
 
 

@@ -3,7 +3,9 @@
 In-process float rendering is about twice as fast as the fluidsynth command line, and a
 synth that is created, used once and deleted carries no state from an earlier stem. The
 soundfont is parsed once per process and lent to each fresh synth (loading it anew costs
-~35 ms a stem; a lent one renders bit-identical audio).
+~35 ms a stem; a lent one renders bit-identical audio). Bound here rather than through
+pyFluidSynth, which renders interleaved 16-bit samples and gives each synth its own soundfont
+load: the float output and the one shared soundfont are the reasons this module exists.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import functools
 import os
 
 import numpy as np
+
+from engine.codec.config import SAMPLE_RATE
 
 DEFAULT_SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 _P = ctypes.c_void_p
@@ -74,7 +78,7 @@ def soundfont(path: str) -> int:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"soundfont not found: {path}")
     lib = library()
-    _, owner = _new_synth(lib, 32000, False)
+    _, owner = _new_synth(lib, SAMPLE_RATE, False)
     font_id = lib.fluid_synth_sfload(owner, path.encode(), 1)
     if font_id < 0:
         raise RuntimeError(f"FluidSynth could not load the soundfont {path}")

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.codec.config import SAMPLE_RATE
+
 # Formant centres and bandwidths (Hz) of hummed or sung vowels; the closed-mouth 'mm' has
 # wide, damped upper formants.
 VOWELS: dict[str, tuple[tuple[float, float], ...]] = {
@@ -127,7 +129,7 @@ def _formant_filter(signal: np.ndarray, rate: int, vowel: str) -> np.ndarray:
 
 
 def synth_hum(notes: list[HumNote], seconds: float, rng: np.random.Generator,
-              sample_rate: int = 32000) -> tuple[np.ndarray, dict]:
+              sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, dict]:
     """Hum `notes` (monophonic, seconds) into float32 mono of length `seconds`.
 
     Returns the audio and what was chosen, all drawn from `rng`: voice, transposition

@@ -5,9 +5,9 @@ from __future__ import annotations
 import mido
 import numpy as np
 
+from engine.codec.config import SAMPLE_RATE
 from engine.corpus.fluid import DEFAULT_SOUNDFONT, Synth
 
-SAMPLE_RATE = 32000
 PEAK_TARGET = 0.89  # about -1 dBFS for the mix
 RMS_TARGET = 0.16  # about -16 dBFS for the mix, when the peak allows it
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bridge.atomic import atomic_write_bytes
+from engine.codec.config import SAMPLE_RATE
 
 FORMAT = "stemloom-corpus"
 VERSION = 1
@@ -96,7 +97,7 @@ def write_manifest(root: Path, extra: dict | None = None) -> dict:
                        "examples": len(rows),
                        "seconds": round(sum(r["seconds"] for r in rows), 3)})
     manifest = {**kept, **(extra or {}), "format": FORMAT, "version": VERSION,
-                "sample_rate": 32000, "shards": shards}
+                "sample_rate": SAMPLE_RATE, "shards": shards}
     atomic_write_bytes(root / "manifest.json",
                        json.dumps(manifest, indent=1, sort_keys=True).encode())
     return manifest

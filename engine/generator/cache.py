@@ -28,13 +28,13 @@ from tqdm import tqdm
 
 from bridge.atomic import atomic_write, atomic_write_bytes
 from bridge.timing import quarters_per_bar
+from engine.codec.config import ACOUSTIC_RATE, HOP, SAMPLE_RATE, SEMANTIC_RATE
 from engine.codec.model import Codec
 from engine.generator import semantic
 from engine.generator.conditions import key_index
 from engine.mulan.api import MulanConditioner
 
 STEM_KINDS = ("drums", "bass", "keys", "guitar", "strings", "pad", "lead")  # corpus family names
-SAMPLE_RATE = 32000
 
 
 def _window(meta: dict, window_seconds: float, key: str) -> tuple[float, float]:
@@ -81,8 +81,9 @@ def build_examples(corpus: Path, split: str, folder: Path, codec: Codec,
         meta = json.loads(example["json"])
         key = example["key"]
         start, seconds = _window(meta, window_seconds, key)
-        frames = int(seconds * semantic.FRAME_RATE) * 2  # whole 25 Hz frames, in 50 Hz
-        if frames < 50:
+        # whole semantic frames, counted in codec frames
+        frames = int(seconds * SEMANTIC_RATE) * (ACOUSTIC_RATE // SEMANTIC_RATE)
+        if frames < ACOUSTIC_RATE:
             continue
         stems = [name for name in STEM_KINDS if f"{name}.flac" in example]
         path = folder / "examples" / f"{key}.npz"
@@ -95,13 +96,14 @@ def build_examples(corpus: Path, split: str, folder: Path, codec: Codec,
             mix = _read(example["mix.flac"], start, seconds)
             for name in missing:
                 audio = mix if name == "mix" else _read(example[f"{name}.flac"], start, seconds)
-                audio = _exact(audio, frames * 640)
+                audio = _exact(audio, frames * HOP)
                 with torch.inference_mode():
                     codes = codec.encode(torch.from_numpy(audio[None]))[0]
                 arrays[f"codes_{name}"] = codes[..., :frames].numpy().astype(np.int16)
             if "features" not in arrays:
-                mono = _exact(mix, frames * 640).mean(0)
-                arrays["features"] = features(mono)[: frames // 2].astype(np.float16)
+                mono = _exact(mix, frames * HOP).mean(0)
+                semantic_frames = frames // (ACOUSTIC_RATE // SEMANTIC_RATE)
+                arrays["features"] = features(mono)[:semantic_frames].astype(np.float16)
                 arrays["mulan_audio"] = mulan.tokens(mulan.embed_audio(mono, SAMPLE_RATE))
             buffer = io.BytesIO()
             np.savez(buffer, **arrays)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.codec.config import ACOUSTIC_RATE, SEMANTIC_RATE
 from engine.generator.conditions import (
     NULL_KEY,
     NULL_MULAN,
@@ -19,9 +20,6 @@ from engine.generator.conditions import (
 )
 from engine.generator.semantic import SemanticTokenizer
 from engine.melody.tokens import NO_MELODY, MelodyNote, melody_tokens
-
-SEMANTIC_RATE = 25
-ACOUSTIC_RATE = 50
 
 
 @dataclass

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bridge.keys import NOTE_NAMES
 from engine.generator import fit
 from engine.generator.evaluate import (
     SAMPLE_RATE,
@@ -47,8 +48,7 @@ from engine.generator.evaluate import (
 
 WRONG_FACTORS = (1.04, 0.96)  # the wrong-tempo control: asked this far off the true tempo
 SHUFFLE_BLOCK_S = (0.06, 0.35)  # pulse-free surrogate: envelope blocks of these lengths
-KEY_NAMES = tuple(f"{tonic} {mode}" for mode in ("major", "minor")
-                  for tonic in ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"))
+KEY_NAMES = tuple(f"{tonic} {mode}" for mode in ("major", "minor") for tonic in NOTE_NAMES)
 TOLERANCES = (0.005, 0.01, 0.015, 0.02, 0.025, 0.03)
 FLOORS = (1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.8)
 SHARE_THRESHOLDS = (0.55, 0.6, 0.625, 0.65, 0.675, 0.7)

@@ -17,11 +17,11 @@ import numpy as np
 import torch
 
 from bridge.atomic import atomic_write
+from engine.codec.config import SAMPLE_RATE, SEMANTIC_RATE
 from engine.codec.spectral import hann, stft
 from engine.mulan.tokens import kmeans, nearest
 
-SAMPLE_RATE = 32000
-FRAME_RATE = 25
+FRAME_RATE = SEMANTIC_RATE
 HOP = SAMPLE_RATE // FRAME_RATE
 N_FFT = 4096
 N_MELS = 40

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.codec.config import ACOUSTIC_RATE, SEMANTIC_RATE
 from engine.generator.conditions import PREFIX_LENGTH
 from engine.generator.data import BatchMaker, DataConfig, load_examples
 from engine.generator.model import StageConfig, StageModel
@@ -43,7 +44,7 @@ class StageTask:
         """Load the cache into memory."""
         if config.model.stage != self.stage:
             raise ValueError(f"config is for stage {config.model.stage!r}, not {self.stage!r}")
-        rate = 25 if self.stage == "semantic" else 50
+        rate = SEMANTIC_RATE if self.stage == "semantic" else ACOUSTIC_RATE
         needed = (int(config.data.crop_seconds * rate) + config.model.coarse_levels
                   + PREFIX_LENGTH)
         if needed > config.model.max_len:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from engine.codec.config import SAMPLE_RATE
 from engine.corpus.hum import HumNote, synth_hum
 from engine.corpus.shards import iter_examples
 from engine.melody.load import load_melody
@@ -91,7 +92,7 @@ def extraction_latency(seconds: float = LATENCY_SECONDS, runs: int = LATENCY_RUN
     audio, _ = synth_hum(notes, seconds, rng)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "hum.wav"
-        sf.write(path, audio, 32000)
+        sf.write(path, audio, SAMPLE_RATE)
         load = os.getloadavg()[0]
         times, cpu = [], []
         for _ in range(runs + 1):

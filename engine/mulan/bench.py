@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.codec.config import SAMPLE_RATE
 from engine.mulan.api import DEFAULT_DIR, MulanConditioner
 
 
@@ -25,11 +26,11 @@ def bench(weights: Path | None = None, runs: int = 20, seconds: float = 10.0) ->
         conditioner.embed_text([prompt])
         text_ms.append((time.perf_counter() - tick) * 1e3)
     rng = np.random.default_rng(0)
-    clip = rng.normal(0, 0.1, (2, int(seconds * 32000))).astype(np.float32)
+    clip = rng.normal(0, 0.1, (2, int(seconds * SAMPLE_RATE))).astype(np.float32)
     audio_x = []
     for _ in range(max(3, runs // 4)):
         tick = time.perf_counter()
-        conditioner.embed_audio(clip, 32000)
+        conditioner.embed_audio(clip, SAMPLE_RATE)
         audio_x.append(seconds / (time.perf_counter() - tick))
     return {
         "load_seconds": round(load_s, 2),

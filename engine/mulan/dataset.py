@@ -24,7 +24,7 @@ import torch
 from tqdm import tqdm
 
 from bridge.atomic import atomic_write, atomic_write_bytes
-from engine.mulan.features import FRAME_RATE, LogMel, to_mono_32k
+from engine.mulan.features import FRAME_RATE, HOP, LogMel, to_mono_32k
 
 STEM_KINDS = ("drums", "bass", "keys", "guitar", "strings", "pad", "lead")  # corpus family names
 
@@ -94,7 +94,7 @@ def build_cache(corpus: Path, splits: tuple[str, ...], folder: Path, *,
             if not captions:
                 continue
             # Decode only what is kept: the first max_seconds of the file.
-            audio, rate = sf.read(io.BytesIO(example[f"{kind}.flac"]), frames=frames_max * 640,
+            audio, rate = sf.read(io.BytesIO(example[f"{kind}.flac"]), frames=frames_max * HOP,
                                   dtype="float32", always_2d=True)
             mono = to_mono_32k(audio.T, rate)
             with torch.inference_mode():

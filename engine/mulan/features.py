@@ -6,17 +6,16 @@ import numpy as np
 import soxr
 import torch
 
+from engine.codec.config import ACOUSTIC_RATE, HOP, SAMPLE_RATE
 from engine.codec.spectral import hann, mel_filterbank, stft
 
-SAMPLE_RATE = 32000
-HOP = 640
 N_FFT = 1280
 N_MELS = 64
-FRAME_RATE = SAMPLE_RATE // HOP
+FRAME_RATE = ACOUSTIC_RATE  # one log-mel frame per codec frame
 
 
 class LogMel:
-    """(N, samples) mono audio at 32 kHz -> (N, 64, samples // 640) log-mel."""
+    """(N, samples) mono audio at 32 kHz -> (N, 64, samples // HOP) log-mel."""
 
     def __init__(self) -> None:
         self._window = hann(N_FFT)

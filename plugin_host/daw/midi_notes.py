@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import mido
 
-from plugin_host.midi_pairing import pair_notes
+from bridge.midi_melody import pair_notes
 
 
 @dataclass(frozen=True)

@@ -32,3 +32,12 @@ def test_empty_sides_score_zero() -> None:
     """Nothing estimated, or nothing to find, scores zero rather than dividing by it."""
     assert note_scores(REFERENCE, [])["f1"] == 0.0
     assert note_scores([], REFERENCE)["f1"] == 0.0
+
+
+def test_offsets_are_not_scored_even_a_note_without_length() -> None:
+    """A note that ends where it starts is still found by its onset; an octave off is a
+    pitch miss but an onset hit."""
+    reference = [Note(0.2, 0.2, 60), Note(0.7, 0.9, 67)]
+    estimate = [Note(0.25, 0.3, 60), Note(0.7, 0.7, 79)]
+    assert note_scores(reference, estimate) == {"precision": 0.5, "recall": 0.5, "f1": 0.5}
+    assert note_scores(reference, estimate, with_pitch=False)["f1"] == 1.0
