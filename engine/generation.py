@@ -1,21 +1,20 @@
-"""The engine interface every model fills: a generate request in, stems of audio out.
+"""The engine interface every model fills: a generation request in, stems of audio out.
 
-A ``Generator`` turns a ``bridge.messages.Generate`` request into raw stems at its native
+A ``Generator`` turns an ``engine.request.GenerationRequest`` into raw stems at its native
 sample rate. It reports progress (and learns of cancellation) through a ``JobContext``
-between generation steps. The job server then cuts the stems to the exact bar length,
-resamples and writes them (``engine.render_output``), so every model gets tempo-locked,
-atomically written clips for free.
+between generation steps. ``engine.api.render`` then cuts the stems to the exact bar length
+and resamples them (``engine.render_output``), so every model gets tempo-locked clips for
+free; the job server writes them, the Python API hands them back as arrays.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
-from bridge.messages import Generate
+from engine.request import GenerationRequest, KeptPlan
 
 
 class JobCancelled(Exception):
@@ -38,10 +37,12 @@ class GeneratedAudio:
     sample_rate: int
     key: str
     melody_midi: bytes = b""  # the melody condition transcribed to the grid, when one was given
+    # What a later request needs to make some stems again on the same plan (its keep_plan).
+    plan: KeptPlan = field(default_factory=dict, repr=False)
 
 
 class JobContext(Protocol):
-    """What a generator may tell the job server while it works."""
+    """What a generator may tell whoever runs it while it works."""
 
     def progress(self, fraction: float, stage: str) -> None:
         """Report progress; raises JobCancelled when the job was cancelled."""
@@ -49,24 +50,26 @@ class JobContext(Protocol):
     def preview(self, mix: np.ndarray, sample_rate: int) -> None:
         """Offer the mix made so far (2, samples) as a preview."""
 
-    def plan_path(self, job_id: str = "") -> Path:
-        """Where the generation plan of a job (this job when empty) is kept, so a later
-        request can regenerate some stems while the others stay."""
+
+class QuietContext:
+    """A JobContext that listens to nothing (and never cancels)."""
+
+    def progress(self, fraction: float, stage: str) -> None:
+        """Progress is not reported."""
+
+    def preview(self, mix: np.ndarray, sample_rate: int) -> None:
+        """Previews are not kept."""
+
+
+QUIET = QuietContext()
 
 
 class Generator(Protocol):
     """A loaded model that makes stems."""
 
     name: str
+    stems: tuple[str, ...]  # the stem names it was trained to make (its conditioning vocabulary)
 
-    def generate(
-        self, request: Generate, seed: int, seconds: float, context: JobContext
-    ) -> GeneratedAudio:
+    def generate(self, request: GenerationRequest, seed: int, seconds: float,
+                 context: JobContext = QUIET) -> GeneratedAudio:
         """Make ``seconds`` of audio for every requested stem and variation."""
-
-
-def stem_names(request: Generate) -> list[str]:
-    """Output names for the request's stems and variations, in order."""
-    if request.variations == 1:
-        return list(request.stems)
-    return [f"{stem}.{n}" for n in range(1, request.variations + 1) for stem in request.stems]

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.messages import Generate
 from bridge.timing import clip_seconds
+from engine.api import torch_threads
 from engine.generation import Generator
+from engine.request import GenerationRequest
 
 BPM, BARS = 120.0, 8
 PROMPT = "dusty lo-fi drums and mellow rhodes"
@@ -35,17 +36,14 @@ class _TimingContext:
         if self.first_preview is None:
             self.first_preview = time.perf_counter() - self.started
 
-    def plan_path(self, job_id: str = "") -> Path:
-        """Plans go to the scratch folder."""
-        return self.folder / "plan.npz"
-
 
 def time_request(generator: Generator, stems: tuple[str, ...], seed: int, folder: Path
                  ) -> tuple[float, float]:
     """(wall seconds, seconds to the first preview) of one request."""
-    request = Generate(request_id="bench", prompt=PROMPT, bpm=BPM, bars=BARS, stems=stems)
+    request = GenerationRequest(prompt=PROMPT, bpm=BPM, bars=BARS, stems=stems)
     context = _TimingContext(folder)
-    generator.generate(request, seed, clip_seconds(BPM, BARS, "4/4") + 0.05, context)
+    with torch_threads(1):  # as the engine runs a job
+        generator.generate(request, seed, clip_seconds(BPM, BARS, "4/4") + 0.05, context)
     wall = time.perf_counter() - context.started
     return wall, context.first_preview if context.first_preview is not None else wall
 

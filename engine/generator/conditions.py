@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from bridge.keys import NOTE_NAMES, parse_key
-from bridge.limits import STEM_NAMES
 from bridge.timing import quarters_per_bar
 from engine.melody.tokens import NO_MELODY
 
@@ -28,6 +27,10 @@ BPM_BUCKETS = 64
 MIN_BPM, MAX_BPM = 40.0, 240.0
 TIMING_DIM = 9
 PREFIX_LENGTH = MULAN_LEVELS + 4  # MuLan tokens, bpm, meter, key, stem
+# The stems a stage is conditioned on, in embedding order, unless its config names others
+# (StageConfig.stems): the list every shipped checkpoint was trained with. The protocol's
+# stem names (bridge.limits.STEM_NAMES) may grow; a checkpoint's vocabulary does not.
+STEMS = ("mix", "drums", "bass", "keys", "guitar", "strings", "pads", "lead")
 
 
 def key_index(key_name: str) -> int:
@@ -55,10 +58,11 @@ def meter_index(time_signature: str) -> int:
     return METERS.index(time_signature) if time_signature in METERS else len(METERS) - 1
 
 
-def stem_index(stem: str) -> int:
-    """Index of a stem name in bridge.limits.STEM_NAMES ('pad' is read as 'pads')."""
+def stem_index(stem: str, stems: tuple[str, ...] = STEMS) -> int:
+    """Index of a stem name in a model's stem vocabulary ('pad' is read as 'pads');
+    ValueError for a stem it does not know."""
     stem = "pads" if stem == "pad" else stem
-    return STEM_NAMES.index(stem)
+    return stems.index(stem)
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,14 @@ import numpy as np
 
 from bridge.keys import parse_key
 from bridge.messages import Generate
-from bridge.timing import clip_seconds, loop_tail_seconds
-from engine.generation import GeneratedAudio, Generator
+from bridge.timing import clip_seconds
+from engine import api
+from engine.api import Result
+from engine.codec.config import SAMPLE_RATE as CODEC_RATE
+from engine.generation import Generator
 from engine.generator.prompts import PROMPTS, EvalPrompt
 from engine.melody.key import estimate_key
-from engine.render_output import fit_clip
+from engine.request import from_generate
 
 SAMPLE_RATE = 44100
 SILENT_DB = -50.0
@@ -45,7 +48,7 @@ PRIOR_OFFSET = 1.035
 
 
 class EvalContext:
-    """The JobContext of an evaluation run: no previews, plans in a scratch folder."""
+    """The JobContext of an evaluation run: nothing listens (the folder is for scratch)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -56,33 +59,24 @@ class EvalContext:
     def preview(self, mix: np.ndarray, sample_rate: int) -> None:
         """Nothing listens during an evaluation."""
 
-    def plan_path(self, job_id: str = "") -> Path:
-        """Plans go to the scratch folder."""
-        return self.folder / f"{job_id or 'current'}.npz"
-
 
 def render_request(generator: Generator, request: Generate, seed: int, folder: Path
-                   ) -> tuple[dict[str, np.ndarray], GeneratedAudio]:
-    """The stems of one request cut to its bars at SAMPLE_RATE as the server writes them,
-    and the generator's raw output."""
-    seconds = clip_seconds(request.bpm, request.bars, request.time_signature) + 0.05
-    if request.loop:
-        seconds += loop_tail_seconds(request.bpm)
-    raw = generator.generate(request, seed, seconds, EvalContext(folder))
-    stems = {name: fit_clip(audio, raw.sample_rate, bpm=request.bpm, bars=request.bars,
-                            time_signature=request.time_signature, loop=request.loop,
-                            target_rate=SAMPLE_RATE)
-             for name, audio in raw.stems.items()}
-    return stems, raw
+                   ) -> tuple[dict[str, np.ndarray], Result]:
+    """The stems of one request cut to its bars at SAMPLE_RATE as the server makes them
+    (``engine.api.render``), and the whole result (key, melody, plan)."""
+    result = api.render(generator, from_generate(request), seed, sample_rate=SAMPLE_RATE,
+                        context=EvalContext(folder))
+    return result.stems, result
 
 
 def render(generator: Generator, item: EvalPrompt, seed: int, folder: Path,
-           sampling: dict | None = None) -> dict[str, np.ndarray]:
-    """The stems of one evaluation prompt (``sampling``: Generate's sampling fields)."""
+           sampling: dict | None = None) -> Result:
+    """The stems (and key and plan) of one evaluation prompt (``sampling``: Generate's
+    sampling fields)."""
     request = Generate(request_id="eval", prompt=item.prompt, bpm=item.bpm, bars=item.bars,
                        time_signature=item.time_signature, key=item.key, stems=item.stems,
                        loop=item.loop, sample_rate=SAMPLE_RATE, **(sampling or {}))
-    return render_request(generator, request, seed, folder)[0]
+    return render_request(generator, request, seed, folder)[1]
 
 
 def tempo_verdict(estimated: float, target: float) -> str:
@@ -167,14 +161,15 @@ def evaluate(generator: Generator, prompts: tuple[EvalPrompt, ...] = PROMPTS, se
     with tempfile.TemporaryDirectory() as scratch:
         for index, item in enumerate(prompts):
             started = time.perf_counter()
-            stems = render(generator, item, seed + index, Path(scratch), sampling)
+            result = render(generator, item, seed + index, Path(scratch), sampling)
+            stems = result.stems
             wall = time.perf_counter() - started
             mix = sum(stems.values())
             measured = tempo_and_key(mix, item.bpm)
             audio_embedding = mulan.embed_audio(mix, SAMPLE_RATE)
             scores = text_embeddings @ audio_embedding
             checks = stem_checks(stems)
-            planned = _plan_key(generator, Path(scratch) / "current.npz")
+            planned = _plan_key(generator, result.plan)
             rows.append({
                 "prompt": item.prompt, "bpm": item.bpm, "key": item.key,
                 "tempo_estimate": round(measured["tempo"], 1),
@@ -195,14 +190,13 @@ def evaluate(generator: Generator, prompts: tuple[EvalPrompt, ...] = PROMPTS, se
     return {"summary": summarize(rows), "prompts": rows}
 
 
-def _plan_key(generator: Generator, plan: Path) -> str:
+def _plan_key(generator: Generator, plan: dict[str, np.ndarray]) -> str:
     """The key of the semantic plan the generator followed ("" when it keeps none): whether
     a wrong key was planned (semantic stage) or lost in rendering (acoustic stages)."""
     tokenizer = getattr(generator, "tokenizer", None)
-    if tokenizer is None or not plan.is_file():
+    if tokenizer is None or "semantic" not in plan:
         return ""
-    with np.load(plan) as data:
-        return estimate_key(tokenizer.chroma(data["semantic"][0]))
+    return estimate_key(tokenizer.chroma(plan["semantic"][0]))
 
 
 def onset_envelope(mono: np.ndarray) -> np.ndarray:
@@ -281,7 +275,7 @@ def reference_ceiling(corpus: Path, count: int = 40, tokenizer: object = None) -
         target = key_name(key_index(meta["key_name"]))
         key.append(key_verdict(estimate_audio_key(mono), target))
         if tokenizer is not None:
-            mono_32k = soxr.resample(native.mean(0), meta["sample_rate"], 32000)
+            mono_32k = soxr.resample(native.mean(0), meta["sample_rate"], CODEC_RATE)
             planned = estimate_key(tokenizer.chroma(tokenizer.tokens(mono_32k)))
             plan_key.append(key_verdict(planned, target))
 

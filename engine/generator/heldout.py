@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bridge.messages import Generate
 from engine.codec.evaluate import log_mel_distance
 from engine.generator import conditions as cond
 from engine.generator.data import SEMANTIC_RATE, BatchMaker, DataConfig, load_examples
@@ -39,6 +38,7 @@ from engine.generator.evaluate import (
 )
 from engine.generator.pipeline import HierarchicalGenerator, load_default
 from engine.generator.sampling import SamplingOptions
+from engine.request import GenerationRequest
 
 DEFAULT_CACHE = Path("runs/generator/cache/validation")
 RENDER_SECONDS = 8.0
@@ -122,11 +122,10 @@ def render_agreement(generator: HierarchicalGenerator, folder: Path, count: int 
     for index, example in enumerate(load_examples(folder)[:count]):
         item = example.item
         frames = min(len(example.semantic), int(RENDER_SECONDS * SEMANTIC_RATE))
-        request = Generate(request_id="heldout", prompt=item["captions"][0],
-                           bpm=float(item["bpm"]), bars=int(item["bars"]),
-                           time_signature=item["meter"], stems=("mix",),
-                           key=cond.key_name(item["key_index"]) or "")
-        plan = generator.plan(request, frames / SEMANTIC_RATE, context)
+        request = GenerationRequest(prompt=item["captions"][0], bpm=float(item["bpm"]),
+                                    bars=int(item["bars"]), time_signature=item["meter"],
+                                    stems=("mix",), key=cond.key_name(item["key_index"]) or "")
+        plan = generator.plan(request, frames / SEMANTIC_RATE)
         semantic = torch.from_numpy(example.semantic[:frames].astype(np.int64))[None]
         coarse = generator.sample_coarse(request, plan, semantic, options,
                                          torch.Generator().manual_seed(seed + index), context)

@@ -20,13 +20,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bridge.limits import STEM_NAMES
 from engine.generator.conditions import (
     BPM_BUCKETS,
     METERS,
     MULAN_CODES,
     MULAN_LEVELS,
     NULL_KEY,
+    STEMS,
     TIMING_DIM,
 )
 from engine.generator.patterns import delayed
@@ -54,6 +54,13 @@ class StageConfig:
     # Coarse: guidance's unconditional rows also lose the semantic plan (it was dropped with
     # MuLan and the melody in training), so guidance pulls toward the plan as well.
     guide_plan: bool = False
+    # The stems the stage is conditioned on, in embedding order: the model's own vocabulary
+    # (saved with its weights), so a stem name added to the protocol leaves its shape alone.
+    # Checkpoints from before this field get the list they were trained with.
+    stems: tuple[str, ...] = STEMS
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stems", tuple(self.stems))  # a TOML list or a saved tuple
 
     def to_dict(self) -> dict:
         """Plain dict (for exported weights)."""
@@ -78,13 +85,13 @@ class StageConfig:
 class ConditionEmbedding(nn.Module):
     """Prefix and per-frame condition embeddings."""
 
-    def __init__(self, d: int) -> None:
+    def __init__(self, d: int, stems: int = len(STEMS)) -> None:
         super().__init__()
         self.mulan = nn.Embedding(MULAN_LEVELS * (MULAN_CODES + 1), d)
         self.bpm = nn.Embedding(BPM_BUCKETS, d)
         self.meter = nn.Embedding(len(METERS), d)
         self.key = nn.Embedding(NULL_KEY + 1, d)
-        self.stem = nn.Embedding(len(STEM_NAMES), d)
+        self.stem = nn.Embedding(stems, d)
         self.slot = nn.Embedding(MULAN_LEVELS + 4, d)  # which prefix slot a vector fills
         self.timing = nn.Linear(TIMING_DIM, d)
         self.melody = nn.Embedding(MELODY_VOCAB, d)
@@ -110,7 +117,7 @@ class StageModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         d = cfg.d_model
-        self.conditions = ConditionEmbedding(d)
+        self.conditions = ConditionEmbedding(d, len(cfg.stems))
         self.backbone = Backbone(TransformerConfig(
             vocab_size=1, d_model=d, n_layers=cfg.n_layers, n_heads=cfg.n_heads,
             max_len=cfg.max_len, dropout=cfg.dropout, causal=cfg.stage != "fine"))

@@ -9,7 +9,6 @@ The mix a producer hears is the sum of the stems, or a 'mix' row when only the m
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,13 +16,10 @@ import numpy as np
 import torch
 
 from bridge import limits
-from bridge.atomic import atomic_write_bytes
-from bridge.errors import ErrorCode, ProtocolError
-from bridge.messages import Generate
-from engine.codec.io import CodecFileError, read_audio
+from engine.codec.config import ACOUSTIC_RATE, SAMPLE_RATE, SEMANTIC_RATE
 from engine.codec.model import Codec
 from engine.codec.streaming import StreamingDecoder
-from engine.generation import GeneratedAudio, JobContext, stem_names
+from engine.generation import QUIET, GeneratedAudio, JobContext
 from engine.generator import conditions as cond
 from engine.generator.finish import finish_stems, load_reference
 from engine.generator.key_prior import STRENGTH as KEY_STRENGTH
@@ -36,10 +32,9 @@ from engine.melody.condition import melody_clip, request_melody
 from engine.melody.key import estimate_key, melody_key
 from engine.melody.tokens import NO_MELODY, MelodyNote, melody_tokens
 from engine.mulan.api import MulanConditioner
+from engine.request import AudioInput, GenerationRequest, KeptPlan, RequestError, read_input
 
-SEMANTIC_RATE = 25
-ACOUSTIC_RATE = 50
-PREVIEW_EVERY_FRAMES = 50  # one preview chunk per second of audio
+PREVIEW_EVERY_FRAMES = ACOUSTIC_RATE  # one preview chunk per second of audio
 FINE_CONTEXT = 16  # frames of context either side of each fine-stage chunk
 PROMPT_SECONDS = 4.0  # how much of a clip to continue the model reads
 
@@ -66,7 +61,7 @@ class Plan:
         return 0 if self.prompt_semantic is None else len(self.prompt_semantic)
 
 
-def options_for(request: Generate) -> SamplingOptions:
+def options_for(request: GenerationRequest) -> SamplingOptions:
     """The request's sampling settings."""
     return SamplingOptions(temperature=request.temperature, top_k=request.top_k,
                            top_p=request.top_p, guidance=request.guidance)
@@ -82,6 +77,12 @@ class HierarchicalGenerator:
         self.semantic, self.coarse = stages["semantic"].eval(), stages["coarse"].eval()
         self.fine = stages["fine"].eval() if "fine" in stages else None
         self.tokenizer, self.codec, self.mulan = tokenizer, codec.eval(), mulan
+        # The stems this model knows, in the order its stages embed them (from its weights).
+        self.stems: tuple[str, ...] = self.semantic.cfg.stems
+        for stage in (self.coarse, self.fine):
+            if stage is not None and stage.cfg.stems != self.stems:
+                raise ValueError(f"the {stage.cfg.stage} stage knows the stems "
+                                 f"{stage.cfg.stems}, the semantic stage {self.stems}")
         self.key_strength = KEY_STRENGTH  # the plan's pull toward a requested key (nats)
         # The corpus's stereo image and level per stem family (finish.py); None: as decoded.
         self.stem_sound: dict[str, dict[str, float]] | None = None
@@ -89,15 +90,15 @@ class HierarchicalGenerator:
         self.mulan.embed_text(["warm-up"])  # load the sentence encoder now, not on a job
 
     @torch.inference_mode()
-    def generate(self, request: Generate, seed: int, seconds: float, context: JobContext
-                 ) -> GeneratedAudio:
-        """Make ``seconds`` of every requested stem and variation."""
-        # One thread: generation is thousands of small steps, and on a busy 2-core machine
-        # (a DAW is running) every op waits for the second thread's hand-off.
-        torch.set_num_threads(1)
+    def generate(self, request: GenerationRequest, seed: int, seconds: float,
+                 context: JobContext = QUIET) -> GeneratedAudio:
+        """Make ``seconds`` of every requested stem and variation: (2, samples) float32 at
+        the codec's rate per stem, at least ``seconds`` long. Torch's thread count is the
+        caller's to set (``engine.api`` runs generation on one thread: it is thousands of
+        small steps, and on a busy 2-core machine every op waits for a second thread)."""
         generator = torch.Generator().manual_seed(seed)
         options = options_for(request)
-        plan = self.plan(request, seconds, context)
+        plan = self.plan(request, seconds)
         context.progress(0.02, "semantic")
         if plan.kept_semantic is not None:
             semantic = torch.from_numpy(np.repeat(plan.kept_semantic, request.best_of, 0))
@@ -117,74 +118,74 @@ class HierarchicalGenerator:
         stems = {plan.names[row]: audio[row] for row in rows}
         if self.stem_sound is not None:
             stems = finish_stems(stems, self.codec.cfg.sample_rate, self.stem_sound)
-        self.save_plan(context, plan, semantic[chosen, plan.prompt_frames:].numpy())
+        kept = self.kept_plan(plan, semantic[chosen, plan.prompt_frames:].numpy())
         mix = sum(stems[plan.names[row]] for row in rows if plan.candidate[row] == chosen[0])
         key = request.key or cond.key_name(plan.key) or self._estimate_key(mix)
         return GeneratedAudio(stems=stems, sample_rate=self.codec.cfg.sample_rate, key=key,
-                              melody_midi=melody_clip(plan.melody_notes, request.bpm))
+                              melody_midi=melody_clip(plan.melody_notes, request.bpm),
+                              plan=kept)
 
     # ------------------------------------------------------------------ conditions
 
-    def plan(self, request: Generate, seconds: float, context: JobContext) -> Plan:
+    def plan(self, request: GenerationRequest, seconds: float) -> Plan:
         """Resolve a request into conditions and rows."""
+        unknown = [s for s in request.stems if ("pads" if s == "pad" else s) not in self.stems]
+        if unknown:
+            raise RequestError(f"stems: this model does not make {unknown[0]!r}; it makes "
+                               f"{', '.join(self.stems)}")
         frames = int(np.ceil(seconds * SEMANTIC_RATE))
-        mulan, key, kept = self._style(request, context)
+        mulan, key, kept = self._style(request)
         notes = request_melody(request)
         if key == cond.NULL_KEY and notes:
             # A tune given without a key: plan the accompaniment in the tune's key.
             key = cond.key_index(melody_key(notes))
         melody = melody_tokens(notes, frames, SEMANTIC_RATE) if notes else None
         prompt_semantic = prompt_codes = None
-        if request.continue_from:
+        if request.continue_from is not None:
             prompt_semantic, prompt_codes = self._prompt(request.continue_from)
-        names = stem_names(request)
+        names = request.stem_names()
         # Rows: candidate-major, then stem (names are variation-major, then stem).
         per_candidate = len(request.stems)
         candidates = request.variations * request.best_of
         row_names = [names[(c // request.best_of) * per_candidate + s]
                      for c in range(candidates) for s in range(per_candidate)]
-        stems = [cond.stem_index(n.split(".")[0]) for n in row_names]
+        stems = [cond.stem_index(n.split(".")[0], self.stems) for n in row_names]
         candidate = [row // per_candidate for row in range(len(row_names))]
         return Plan(mulan, key, frames, melody, notes, prompt_semantic, prompt_codes, kept,
                     row_names, stems, candidate)
 
-    def _style(self, request: Generate, context: JobContext
-               ) -> tuple[np.ndarray, int, np.ndarray | None]:
-        """MuLan tokens, key and (with keep_from) the kept semantic plan."""
-        if request.keep_from:
-            path = context.plan_path(request.keep_from)
-            if not path.is_file():
-                raise ProtocolError(ErrorCode.BAD_ARGUMENT,
-                                    f"keep_from: job {request.keep_from!r} left no plan to "
-                                    "keep (it is unknown, failed, or made by another model)")
-            with np.load(path) as data:
-                kept = data["semantic"].astype(np.int64)
-                if len(kept) < request.variations:
-                    raise ProtocolError(ErrorCode.BAD_ARGUMENT,
-                                        f"keep_from: job {request.keep_from!r} made "
-                                        f"{len(kept)} variations, fewer than asked")
-                return data["mulan"], int(data["key"]), kept[: request.variations]
-        if request.reference:
+    def _style(self, request: GenerationRequest) -> tuple[np.ndarray, int, np.ndarray | None]:
+        """MuLan tokens, key and (with keep_plan) the kept semantic plan."""
+        if request.keep_plan is not None:
+            data = request.keep_plan
+            if not {"semantic", "mulan", "key"} <= set(data):
+                raise RequestError("keep_from: the plan was made by another model")
+            kept = np.asarray(data["semantic"]).astype(np.int64)
+            if len(kept) < request.variations:
+                raise RequestError(f"keep_from: the plan holds {len(kept)} variations, "
+                                   "fewer than asked")
+            return np.asarray(data["mulan"]), int(data["key"]), kept[: request.variations]
+        if request.reference is not None:
             audio = _read_input("reference", request.reference)
             embedding = self.mulan.mix([(1 - request.reference_weight, request.prompt),
-                                        (request.reference_weight, (audio, 32000))])
+                                        (request.reference_weight, (audio, SAMPLE_RATE))])
         else:
             embedding = self.mulan.embed_text([request.prompt])[0]
         return self.mulan.tokens(embedding), cond.key_index(request.key), None
 
-    def _prompt(self, path: str) -> tuple[np.ndarray, torch.Tensor]:
+    def _prompt(self, clip: AudioInput) -> tuple[np.ndarray, torch.Tensor]:
         """Semantic tokens and codes of the last PROMPT_SECONDS of the clip to continue."""
-        audio = _read_input("continue_from", path)
-        hop = 32000 // SEMANTIC_RATE
+        audio = _read_input("continue_from", clip)
+        hop = SAMPLE_RATE // SEMANTIC_RATE
         keep = min(int(PROMPT_SECONDS * SEMANTIC_RATE), audio.shape[1] // hop)
         if keep < 1:
-            raise ProtocolError(ErrorCode.BAD_ARGUMENT, "continue_from: the clip is too short")
+            raise RequestError("continue_from: the clip is too short")
         audio = np.ascontiguousarray(audio[:, audio.shape[1] - keep * hop:])
         semantic = self.tokenizer.tokens(audio.mean(0))[:keep]
         codes = self.codec.encode(torch.from_numpy(audio)[None])[0, ..., : 2 * keep]
         return semantic, codes
 
-    def _rows(self, request: Generate, plan: Plan, stems: list[int]
+    def _rows(self, request: GenerationRequest, plan: Plan, stems: list[int]
               ) -> dict[str, torch.Tensor]:
         """Prefix ids of [conditional rows; unconditional rows]: guidance drops MuLan and
         the key (both were dropped in training), so it pushes toward the prompt's style and
@@ -196,7 +197,7 @@ class HierarchicalGenerator:
         rows += [replace(r, mulan=null, key=cond.NULL_KEY) for r in rows]
         return cond.prefix_ids(rows)
 
-    def _frame_inputs(self, model: StageModel, request: Generate, plan: Plan, rows: int,
+    def _frame_inputs(self, model: StageModel, request: GenerationRequest, plan: Plan, rows: int,
                       steps: int, rate: int, semantic: torch.Tensor | None = None
                       ) -> torch.Tensor:
         """Per-step condition embeddings of [conditional; unconditional] rows, covering the
@@ -220,12 +221,12 @@ class HierarchicalGenerator:
 
     # ------------------------------------------------------------------ stages
 
-    def sample_semantic(self, request: Generate, plan: Plan, options: SamplingOptions,
+    def sample_semantic(self, request: GenerationRequest, plan: Plan, options: SamplingOptions,
                         generator: torch.Generator, context: JobContext) -> torch.Tensor:
         """(candidates, prompt + new frames) semantic tokens: the plan every stem follows."""
         rows = request.variations * request.best_of
         prefix = self.semantic.conditions.prefix(
-            self._rows(request, plan, [cond.stem_index("mix")] * rows))
+            self._rows(request, plan, [cond.stem_index("mix", self.stems)] * rows))
         steps = plan.prompt_frames + plan.frames
         x = self._frame_inputs(self.semantic, request, plan, rows, steps, SEMANTIC_RATE)
         forced = None
@@ -239,7 +240,7 @@ class HierarchicalGenerator:
         return sample_causal(self.semantic, prefix, x, options, generator, forced=forced,
                              on_step=report, prior=prior)[:, 0]
 
-    def sample_coarse(self, request: Generate, plan: Plan, semantic: torch.Tensor,
+    def sample_coarse(self, request: GenerationRequest, plan: Plan, semantic: torch.Tensor,
                       options: SamplingOptions, generator: torch.Generator,
                       context: JobContext) -> torch.Tensor:
         """(rows, channels, coarse levels, frames) codes of every acoustic row (the clip
@@ -278,13 +279,14 @@ class HierarchicalGenerator:
         levels = self.coarse.cfg.coarse_levels
         streams = delayed(plan.prompt_codes[None, :, :levels], -1)[..., : 2 * plan.prompt_frames]
         forced = torch.full((rows, *streams.shape[1:]), -1, dtype=torch.long)
-        mix = cond.stem_index("mix")
+        mix = cond.stem_index("mix", self.stems)
         for row, stem in enumerate(plan.stems):
             if stem == mix:
                 forced[row] = streams[0]
         return forced
 
-    def sample_fine(self, request: Generate, plan: Plan, coarse: torch.Tensor) -> torch.Tensor:
+    def sample_fine(self, request: GenerationRequest, plan: Plan, coarse: torch.Tensor
+                    ) -> torch.Tensor:
         """(rows, channels, levels, frames): the fine levels, one level per pass over chunks
         of frames (each chunk sees FINE_CONTEXT frames either side); without a fine stage,
         the coarse levels alone."""
@@ -309,7 +311,7 @@ class HierarchicalGenerator:
 
     # ------------------------------------------------------------------ results
 
-    def choose(self, request: Generate, plan: Plan, audio: np.ndarray) -> list[int]:
+    def choose(self, request: GenerationRequest, plan: Plan, audio: np.ndarray) -> list[int]:
         """The kept candidate of each variation: with best-of, the one whose mix MuLan
         rates closest to the prompt."""
         if request.best_of == 1:
@@ -321,31 +323,25 @@ class HierarchicalGenerator:
             scores = []
             for c in candidates:
                 mix = sum(audio[r] for r, k in enumerate(plan.candidate) if k == c)
-                scores.append(float(self.mulan.embed_audio(mix, 32000) @ text))
+                scores.append(float(self.mulan.embed_audio(mix, SAMPLE_RATE) @ text))
             chosen.append(candidates[int(np.argmax(scores))])
         return chosen
 
     @staticmethod
-    def save_plan(context: JobContext, plan: Plan, semantic: np.ndarray) -> None:
-        """Keep what a later ``keep_from`` request needs: the plan, style and key."""
-        buffer = io.BytesIO()
-        np.savez(buffer, semantic=semantic.astype(np.int16), mulan=plan.mulan,
-                 key=np.int64(plan.key))
-        path = context.plan_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, buffer.getvalue())
+    def kept_plan(plan: Plan, semantic: np.ndarray) -> KeptPlan:
+        """What a later request needs to keep this plan (its ``keep_plan``): the semantic
+        tokens (variations, frames) of the kept candidates, the style and the key."""
+        return {"semantic": semantic.astype(np.int16), "mulan": plan.mulan,
+                "key": np.int64(plan.key)}
 
     def _estimate_key(self, mix: np.ndarray) -> str:
         """The key heard in the generated mix (when the request left it to the model)."""
         return estimate_key(self._features(mix.mean(axis=0))[:, :12].sum(axis=0))
 
 
-def _read_input(field: str, path: str) -> np.ndarray:
-    """(2, samples) audio at 32 kHz of a request's input file, or a bad_argument error."""
-    try:
-        return read_audio(Path(path), 32000, max_seconds=limits.MAX_INPUT_SECONDS)
-    except CodecFileError as error:
-        raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"{field}: {error}") from None
+def _read_input(field: str, value: AudioInput) -> np.ndarray:
+    """(2, samples) audio at the codec's rate of a request's input, or a RequestError."""
+    return read_input(field, value, SAMPLE_RATE, limits.MAX_INPUT_SECONDS)
 
 
 class _Previewer:

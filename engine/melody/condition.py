@@ -7,15 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import cast
 
-from bridge.errors import ErrorCode, ProtocolError
-from bridge.messages import Generate
 from bridge.timing import quarters_per_bar
 from engine.melody.tokens import MelodyNote
+from engine.request import GenerationRequest, RequestError
 
 
-def request_melody(request: Generate) -> list[MelodyNote]:
+def request_melody(request: GenerationRequest) -> list[MelodyNote]:
     """The notes of ``request.melody`` on the request's grid (none without a melody); a file
-    that cannot be used is a BAD_ARGUMENT."""
+    that cannot be used is a RequestError."""
     if not request.melody:
         return []
     from engine.melody.grid import Timing, fit_to_grid
@@ -26,7 +25,7 @@ def request_melody(request: Generate) -> list[MelodyNote]:
         # A MIDI clip keeps its beats at the request's tempo, whatever tempo it was saved at.
         notes = load_melody(request.melody, bpm=request.bpm)
     except MelodyError as error:
-        raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"melody: {error}") from None
+        raise RequestError(f"melody: {error}") from None
     beats = float(quarters_per_bar(request.time_signature))
     # A hum is fitted as the request says it was sung (to the click, freely, or to be
     # stretched); a MIDI clip already sits on a grid and keeps its beat positions.

@@ -8,23 +8,20 @@ only runs it when asked for by name.
 
 from __future__ import annotations
 
-import io
 import zlib
 
 import numpy as np
 import torch
 from torch import nn
 
-from bridge.atomic import atomic_write_bytes
-from bridge.errors import ErrorCode, ProtocolError
-from bridge.messages import Generate
-from engine.generation import GeneratedAudio, JobContext, stem_names
+from engine.codec.config import ACOUSTIC_RATE, HOP, SAMPLE_RATE
+from engine.generation import QUIET, GeneratedAudio, JobContext
+from engine.generator.conditions import STEMS
 from engine.melody.condition import melody_clip, request_melody
 from engine.models.transformer import Transformer, TransformerConfig, sample_next
+from engine.request import GenerationRequest, KeptPlan, RequestError
 
-FRAME_RATE = 50
-SAMPLE_RATE = 32000
-HOP = SAMPLE_RATE // FRAME_RATE
+FRAME_RATE = ACOUSTIC_RATE
 VOCAB = 64
 PREFIX_TOKENS = 8
 KEYS = ("C", "D", "E", "F", "G", "A", "B")
@@ -34,29 +31,28 @@ class RandomTinyGenerator:
     """Untrained stand-in with the shape of a real generator. For tests only."""
 
     name = "random-tiny (untrained)"
+    stems = STEMS  # it hashes any name; it answers to the trained models' list
 
     def __init__(self, init_seed: int = 0, preview_every_s: float = 1.0) -> None:
-        torch.manual_seed(init_seed)
-        self.lm = Transformer(
-            TransformerConfig(vocab_size=VOCAB, d_model=32, n_layers=2, n_heads=2, max_len=4096)
-        ).eval()
-        # Token -> one stereo frame of samples.
-        self.decoder = nn.Embedding(VOCAB, 2 * HOP)
+        with torch.random.fork_rng(devices=[]):  # the caller's global RNG is left as it was
+            torch.manual_seed(init_seed)
+            self.lm = Transformer(TransformerConfig(vocab_size=VOCAB, d_model=32, n_layers=2,
+                                                    n_heads=2, max_len=4096)).eval()
+            # Token -> one stereo frame of samples.
+            self.decoder = nn.Embedding(VOCAB, 2 * HOP)
         self.preview_every = max(1, int(preview_every_s * FRAME_RATE))
 
     @torch.inference_mode()
-    def generate(
-        self, request: Generate, seed: int, seconds: float, context: JobContext
-    ) -> GeneratedAudio:
+    def generate(self, request: GenerationRequest, seed: int, seconds: float,
+                 context: JobContext = QUIET) -> GeneratedAudio:
         """Sample ``seconds`` of frames for every stem and variation as one batch."""
-        torch.set_num_threads(1)  # small per-frame ops: a second thread only spins (see pipeline)
-        names = stem_names(request)
+        names = request.stem_names()
         melody = request_melody(request)  # read first: a bad file fails before any work
         generator = torch.Generator().manual_seed(seed)
         frames = int(np.ceil(seconds * FRAME_RATE))
         tokens = self._prefix(request, names)
-        if request.keep_from:
-            tokens = self._kept_prefix(context, request.keep_from, len(names))
+        if request.keep_plan is not None:
+            tokens = self._kept_prefix(request.keep_plan, len(names))
         logits, cache = self.lm.step(tokens, None)
         produced = []
         for frame in range(frames):
@@ -69,7 +65,6 @@ class RandomTinyGenerator:
                 context.preview(self._decode_mix(produced, len(request.stems)), SAMPLE_RATE)
             context.progress(0.9 * (frame + 1) / frames, "tokens")
         audio = self._decode(torch.stack(produced, dim=1))
-        self._save_plan(context, tokens)
         context.progress(1.0, "decode")
         key = request.key or f"{KEYS[seed % len(KEYS)]} {'minor' if seed % 2 else 'major'}"
         return GeneratedAudio(
@@ -77,9 +72,10 @@ class RandomTinyGenerator:
             sample_rate=SAMPLE_RATE,
             key=key,
             melody_midi=melody_clip(melody, request.bpm),
+            plan={"prefix": tokens.numpy()},  # the conditioning prefix, for a later keep_plan
         )
 
-    def _prefix(self, request: Generate, names: list[str]) -> torch.Tensor:
+    def _prefix(self, request: GenerationRequest, names: list[str]) -> torch.Tensor:
         """Condition each row on its prompt and stem through a hashed token prefix."""
         rows = []
         for name in names:
@@ -88,22 +84,11 @@ class RandomTinyGenerator:
         return torch.tensor(rows, dtype=torch.long)
 
     @staticmethod
-    def _save_plan(context: JobContext, prefix: torch.Tensor) -> None:
-        """Keep the conditioning prefix as this job's plan, for a later keep_from."""
-        buffer = io.BytesIO()
-        np.savez(buffer, prefix=prefix.numpy())
-        path = context.plan_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, buffer.getvalue())
-
-    @staticmethod
-    def _kept_prefix(context: JobContext, job_id: str, rows: int) -> torch.Tensor:
-        """The first row of a finished job's prefix, for every row of this one."""
-        path = context.plan_path(job_id)
-        if not path.is_file():
-            raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"keep_from: job {job_id!r} left no plan")
-        with np.load(path) as data:
-            return torch.from_numpy(data["prefix"][:1]).repeat(rows, 1)
+    def _kept_prefix(plan: KeptPlan, rows: int) -> torch.Tensor:
+        """The first row of a kept plan's prefix, for every row of this request."""
+        if "prefix" not in plan:
+            raise RequestError("keep_from: the plan was made by another model")
+        return torch.from_numpy(np.asarray(plan["prefix"])[:1]).repeat(rows, 1)
 
     def _decode(self, tokens: torch.Tensor) -> np.ndarray:
         batch, frames = tokens.shape

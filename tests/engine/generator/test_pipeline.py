@@ -1,8 +1,9 @@
 """The trained path end to end with a tiny generator: cache -> three stages -> export ->
-generation of stems, through the pipeline and through a real engine process."""
+generation of stems, through the pipeline, the Python API and a real engine process."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import replace
 from pathlib import Path
@@ -14,14 +15,20 @@ import soundfile as sf
 
 from bridge.errors import ProtocolError
 from bridge.messages import Generate
+from bridge.timing import clip_samples
+from engine.api import Model
 from engine.generator.pipeline import HierarchicalGenerator, load_default
+from engine.request import GenerationRequest, RequestError
+
+# The tiny generator's stems for _request() with seed 7 over 4 s, computed before the model
+# took an engine GenerationRequest (it took a bridge Generate): sha256 of the float32 bytes.
+GOLDEN = {"drums": "6a881eaf9e6b965f", "bass": "087c5a7ebb887bb1"}
 
 
 class Context:
-    """Collects what a generator reports; plans live in a temp folder."""
+    """Collects what a generator reports."""
 
-    def __init__(self, folder: Path, job: str = "job") -> None:
-        self.folder, self.job = folder, job
+    def __init__(self, folder: Path | None = None, job: str = "job") -> None:
         self.stages: list[str] = []
         self.previews: list[np.ndarray] = []
 
@@ -31,19 +38,57 @@ class Context:
     def preview(self, mix: np.ndarray, sample_rate: int) -> None:
         self.previews.append(mix)
 
-    def plan_path(self, job_id: str = "") -> Path:
-        return self.folder / f"{job_id or self.job}.npz"
-
 
 @pytest.fixture(scope="module")
 def generator(tiny_generator: Path) -> HierarchicalGenerator:
     return load_default(tiny_generator)
 
 
-def _request(**fields: object) -> Generate:
-    base = {"request_id": "t", "prompt": "dusty lo-fi drums and mellow rhodes", "bpm": 120.0,
-            "bars": 2, "stems": ("drums", "bass")}
-    return Generate(**{**base, **fields})
+BASE = {"prompt": "dusty lo-fi drums and mellow rhodes", "bpm": 120.0, "bars": 2,
+        "stems": ("drums", "bass")}
+
+
+def _request(**fields: object) -> GenerationRequest:
+    return GenerationRequest(**{**BASE, **fields})  # type: ignore[arg-type]
+
+
+def _message(**fields: object) -> Generate:
+    return Generate(**{"request_id": "t", **BASE, **fields})
+
+
+def _digest(audio: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(audio, dtype=np.float32).tobytes()).hexdigest()[:16]
+
+
+def test_the_same_stems_as_before_and_through_the_api(generator: HierarchicalGenerator
+                                                      ) -> None:
+    raw = generator.generate(_request(), 7, 4.0)
+    assert {name: _digest(audio) for name, audio in raw.stems.items()} == GOLDEN
+    assert raw.key == "B major"
+    model = Model(generator)
+    result = model.generate(BASE["prompt"], bpm=120, bars=2, stems=["drums", "bass"], key="",
+                            seed=7)
+    length = clip_samples(120.0, 2, "4/4", raw.sample_rate)
+    served = generator.generate(_request(), 7, 4.05)  # the bars and 50 ms for the resampler
+    for name, audio in served.stems.items():  # the API cuts the same stems to the bars
+        assert np.array_equal(result.stems[name], audio[:, :length])
+    assert result.key == raw.key and set(result.plan) == {"semantic", "mulan", "key"}
+    again = model.regenerate_stem(result, "bass", seed=8)
+    assert again.stems["drums"] is result.stems["drums"]
+    assert not np.array_equal(again.stems["bass"], result.stems["bass"])
+    more = model.continue_(result, bars=1, seed=9)
+    assert more.stems["drums"].shape == (2, clip_samples(120.0, 1, "4/4", raw.sample_rate))
+    with pytest.raises(RequestError, match="stems: 'kazoo'"):
+        model.generate("x", bars=1, stems=["kazoo"], seed=0)
+
+
+def test_the_model_carries_its_own_stems(generator: HierarchicalGenerator) -> None:
+    from engine.generator.conditions import STEMS
+
+    assert generator.stems == STEMS  # the vocabulary the shipped checkpoints were trained on
+    assert generator.coarse.conditions.stem.num_embeddings == len(STEMS)
+    with pytest.raises(RequestError, match="does not make 'violin'"):
+        generator.generate(_request(stems=("violin",)), 1, 1.0)
 
 
 def test_stems_come_out_stereo_long_enough_and_reproducible(
@@ -108,16 +153,13 @@ def test_guidance_drops_the_plan_only_for_a_coarse_stage_trained_to(
 
 def test_keep_from_regenerates_one_stem_on_the_same_plan(generator: HierarchicalGenerator,
                                                          tmp_path: Path) -> None:
-    first = Context(tmp_path, "first")
-    generator.generate(_request(key="A minor"), 3, 4.0, first)
-    plan = np.load(first.plan_path())
-    again = Context(tmp_path, "again")
-    out = generator.generate(_request(stems=("bass",), keep_from="first"), 4, 4.0, again)
+    first = generator.generate(_request(key="A minor"), 3, 4.0, Context())
+    out = generator.generate(_request(stems=("bass",), keep_plan=first.plan), 4, 4.0)
     assert set(out.stems) == {"bass"}
     assert out.key == "A minor"  # the kept plan's key
-    assert np.array_equal(np.load(again.plan_path())["semantic"], plan["semantic"])
-    with pytest.raises(ProtocolError, match="no plan"):
-        generator.generate(_request(keep_from="never-made"), 4, 4.0, Context(tmp_path))
+    assert np.array_equal(out.plan["semantic"], first.plan["semantic"])
+    with pytest.raises(RequestError, match="another model"):
+        generator.generate(_request(keep_plan={"prefix": np.zeros((1, 8))}), 4, 4.0)
 
 
 def test_continue_from_and_reference_read_audio(generator: HierarchicalGenerator,
@@ -129,7 +171,7 @@ def test_continue_from_and_reference_read_audio(generator: HierarchicalGenerator
     assert out.stems["mix"].shape[1] >= 2.0 * out.sample_rate
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF not really")
-    with pytest.raises(ProtocolError, match="continue_from"):
+    with pytest.raises(RequestError, match="continue_from"):
         generator.generate(_request(continue_from=str(broken)), 2, 2.0, Context(tmp_path))
 
 
@@ -192,17 +234,17 @@ def test_a_real_engine_serves_the_trained_folder(tiny_generator: Path, tmp_path:
 
     with LocalEngine(tmp_path / "library", model=str(tiny_generator)) as engine, \
             EngineClient(port=engine.udp_port) as client:
-        client.submit(_request(request_id="first", bars=1))
+        client.submit(_message(request_id="first", bars=1))
         done = client.wait("first", timeout=300)
         assert set(done.stems) == {"drums", "bass"}
         audio, rate = sf.read(done.stems["bass"])
         assert rate == 48000 and len(audio) == 2 * 48000  # one 4/4 bar at 120 BPM
         assert (Path(done.metadata).parent / "plan.npz").is_file()
-        client.submit(_request(request_id="again", bars=1, stems=("bass",), keep_from="first"))
+        client.submit(_message(request_id="again", bars=1, stems=("bass",), keep_from="first"))
         again = client.wait("again", timeout=300)
         assert set(again.stems) == {"bass"}
         with pytest.raises(ProtocolError, match="keep_from"):
-            client.submit(_request(request_id="bad", keep_from="nobody"))
+            client.submit(_message(request_id="bad", keep_from="nobody"))
 
 
 def test_the_melody_lands_on_its_own_midi_track(tiny_generator: Path, tmp_path: Path) -> None:
