@@ -25,7 +25,8 @@ from collections.abc import Callable
 from bridge import limits
 from bridge.errors import ErrorCode, ProtocolError
 from bridge.messages import Fail, Request
-from bridge.schema import Message, decode, encode
+from bridge.osc_head import is_bundle, read_head
+from bridge.schema import Message, decode, encode, registered
 from bridge.slip import BadFrame, FrameTooLarge, SlipDecoder
 from bridge.tcp_connection import TcpConnection
 
@@ -37,6 +38,10 @@ _POLL_S = 0.2
 # The kernel's send buffer per connection: replies are small, and the bounded outbox, not
 # megabytes of kernel memory, holds what a slow reader has not taken yet.
 _SEND_BUFFER = 1 << 16
+# At most this much of a datagram over the size limit is read, for its id and token.
+_HEAD_BYTES = limits.MAX_UDP_DATAGRAM
+# How long stop() lets connections flush their last replies (a shutdown's fails).
+_DRAIN_S = 2.0
 
 
 def is_loopback(host: str) -> bool:
@@ -136,12 +141,16 @@ class OscListener:
     @property
     def udp_address(self) -> tuple[str, int]:
         """(host, port) the UDP socket is bound to."""
-        return self._udp.getsockname()
+        host, port = self._udp.getsockname()
+        return host, port
 
     @property
     def tcp_address(self) -> tuple[str, int] | None:
         """(host, port) of the TCP listener, or None without one."""
-        return self._tcp.getsockname() if self._tcp else None
+        if self._tcp is None:
+            return None
+        host, port = self._tcp.getsockname()
+        return host, port
 
     def start(self) -> None:
         """Start the receive threads."""
@@ -150,13 +159,17 @@ class OscListener:
             self._spawn(self._serve_tcp, "osc-tcp-accept")
 
     def stop(self) -> None:
-        """Stop receiving, close every socket and wait for the threads."""
+        """Stop receiving, let each connection flush the replies already sent to it (for at
+        most ``_DRAIN_S`` in all), then close every socket."""
         self._stopping.set()
+        deadline = time.monotonic() + _DRAIN_S
+        for thread in self._threads:  # each reader flushes its outbox as it ends
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         with self._connections_lock:
             for conn in self._connections:
                 conn.close()
         for thread in self._threads:
-            thread.join(timeout=2)
+            thread.join(timeout=0.5)
         self._udp.close()
         if self._tcp is not None:
             self._tcp.close()
@@ -186,12 +199,14 @@ class OscListener:
                 self._udp.sendto(payload, address)
 
             if len(data) > limits.MAX_UDP_DATAGRAM:
-                self._refuse(
-                    Replier(send_to, f"udp:{sender}", limits.MAX_UDP_DATAGRAM),
+                self._refuse_whole(
+                    data,
+                    sender,
                     ProtocolError(
                         ErrorCode.TOO_LARGE,
                         f"datagram of {len(data)} bytes; the limit is {limits.MAX_UDP_DATAGRAM}",
                     ),
+                    limit=_HEAD_BYTES,
                 )
                 continue
             self._dispatch(data, sender, udp_sender=sender)
@@ -274,7 +289,12 @@ class OscListener:
                 conn.note_frames(bool(frames), decoder.in_frame)
                 for frame in frames:
                     self._dispatch(frame, conn.peer, replier=replier)
-        except (FrameTooLarge, BadFrame) as exc:
+        except BadFrame as exc:  # serve the good frames before it, then close
+            for frame in exc.frames:
+                self._dispatch(frame, conn.peer, replier=replier)
+            log.warning("closing %s: %s", conn.peer, exc)
+            self._refuse(replier, ProtocolError(ErrorCode.BAD_MESSAGE, f"bad SLIP frame: {exc}"))
+        except FrameTooLarge as exc:
             log.warning("closing %s: %s", conn.peer, exc)
             self._refuse(replier, ProtocolError(ErrorCode.TOO_LARGE, str(exc)))
         except OSError:  # reset, or closed by a rule or a newcomer: keep serving the others
@@ -294,7 +314,19 @@ class OscListener:
         udp_sender: tuple[str, int] | None = None,
         replier: Replier | None = None,
     ) -> None:
-        """Decode, authenticate and hand one packet to the handler; answer every failure."""
+        """Authenticate, decode and hand one packet to the handler; answer every failure.
+
+        With a token the token is checked first, from the packet's head: a packet without it
+        is answered ``unauthorized`` whatever else is wrong with it.
+        """
+        if is_bundle(data):
+            self._refuse_whole(data, peer, ProtocolError(
+                ErrorCode.UNSUPPORTED,
+                "OSC bundles are not accepted; send each request as its own message",
+            ), replier=replier)
+            return
+        if self._token and not self._refuse_whole(data, peer, None, replier=replier):
+            return
         message: Message | None = None
         try:
             message = decode(data)
@@ -329,6 +361,32 @@ class OscListener:
                     ErrorCode.INTERNAL, "internal error; see the engine log", message.request_id
                 ),
             )
+
+    def _refuse_whole(
+        self,
+        data: bytes,
+        peer: tuple[str, int],
+        error: ProtocolError | None,
+        *,
+        replier: Replier | None = None,
+        limit: int | None = None,
+    ) -> bool:
+        """Refuse a packet from what its head says (its first ``limit`` bytes): with
+        ``unauthorized`` when the engine needs a token and the head lacks it, else with
+        ``error`` (echoing the head's request id). A reply is never answered. With no error
+        to send, returns whether the packet may go on (its token is right)."""
+        head = read_head(data, len(data) if limit is None else limit)
+        reply_class = registered().get(head.address)
+        if reply_class is not None and not issubclass(reply_class, Request):
+            log.debug("dropped %s from %s: a reply, not a request", head.address, peer)
+            return False
+        if self._token and not hmac.compare_digest(head.token.encode(), self._token.encode()):
+            error = ProtocolError(ErrorCode.UNAUTHORIZED, "missing or wrong token")
+        if error is None:
+            return True
+        error.request_id = head.request_id
+        self._refuse(replier or self._udp_replier(peer, head.reply_port), error)
+        return False
 
     def _udp_replier(self, sender: tuple[str, int], reply_port: int) -> Replier:
         address = (sender[0], reply_port or sender[1])

@@ -1,7 +1,9 @@
 """SLIP framing (RFC 1055) of OSC packets over a byte stream, as OSC 1.1 specifies for TCP.
 
 The decoder keeps at most ``max_frame`` bytes of an unfinished frame: a peer that never ends
-its frame cannot make it grow without bound.
+its frame cannot make it grow without bound. Written here rather than taken from
+``pythonosc.slip`` because that one decodes only whole packets: it neither buffers a frame
+split across reads nor caps one that never ends, which are the two things a TCP server needs.
 """
 
 END = 0xC0
@@ -15,7 +17,15 @@ class FrameTooLarge(Exception):
 
 
 class BadFrame(Exception):
-    """A frame holds an escape byte followed by something other than ESC_END or ESC_ESC."""
+    """A frame holds an escape byte followed by something other than ESC_END or ESC_ESC.
+
+    ``frames`` holds the good frames that came before it in the same chunk: a caller serves
+    them before it drops the connection.
+    """
+
+    def __init__(self, reason: str, frames: list[bytes] | None = None) -> None:
+        super().__init__(reason)
+        self.frames: list[bytes] = frames or []
 
 
 def encode_frame(payload: bytes) -> bytes:
@@ -63,23 +73,27 @@ class SlipDecoder:
         """Add received bytes; return the frames they completed (empty frames are skipped).
 
         Raises FrameTooLarge when an unfinished frame exceeds the cap, and BadFrame for a
-        frame with an invalid escape (the frames before it in ``chunk`` are lost with it:
-        the connection should be closed).
+        frame with an invalid escape; the frames before it in ``chunk`` travel in its
+        ``frames`` (the caller serves them, then should close the connection).
         """
-        frames = []
+        frames: list[bytes] = []
         start = 0
         for index in _end_positions(chunk):
             self._pending += chunk[start:index]
             start = index + 1
             if self._pending:
-                frames.append(_unescape(bytes(self._pending)))
+                try:
+                    frame = _unescape(bytes(self._pending))
+                except BadFrame as exc:
+                    self._pending.clear()
+                    raise BadFrame(str(exc), frames) from None
                 self._pending.clear()
+                if len(frame) > self.max_frame:
+                    raise FrameTooLarge(f"frame of {len(frame)} bytes over {self.max_frame}")
+                frames.append(frame)
         self._pending += chunk[start:]
         if len(self._pending) > 2 * self.max_frame:  # escaping at most doubles a frame
             raise FrameTooLarge(f"unfinished frame over {self.max_frame} bytes")
-        for frame in frames:
-            if len(frame) > self.max_frame:
-                raise FrameTooLarge(f"frame of {len(frame)} bytes over {self.max_frame}")
         return frames
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from bridge.errors import ErrorCode, ProtocolError
 from bridge.listener import Replier
-from bridge.messages import Done, Fail, Generate, JobStatus
+from bridge.messages import Done, Fail, Generate, JobStatus, Stage
 from bridge.schema import Message
 
 # A job remembers this many clients to send its updates to (the submitter and the latest
@@ -31,7 +31,7 @@ class Job:
     seed: int
     status: JobStatus = JobStatus.QUEUED
     fraction: float = 0.0
-    stage: str = "queued"
+    stage: str = Stage.QUEUED
     outcome: Done | Fail | None = None
     created: float = field(default_factory=time.monotonic)
     finished_at: float | None = None
@@ -81,6 +81,11 @@ class JobBook:
                         job.id,
                     )
                 return existing
+            if self._closed:
+                raise ProtocolError(
+                    ErrorCode.SHUTTING_DOWN, "the engine is shutting down; try again later",
+                    job.id,
+                )
             if len(self._waiting) >= self.queue_size:
                 raise ProtocolError(
                     ErrorCode.BUSY,
@@ -101,7 +106,7 @@ class JobBook:
                 return None
             job = self._waiting.popleft()
             job.status = JobStatus.RUNNING
-            job.stage = "starting"
+            job.stage = Stage.STARTING
             return job
 
     def cancel(self, job_id: str) -> tuple[Job, bool]:
@@ -117,14 +122,18 @@ class JobBook:
                 return job, True
             return job, False
 
-    def finish(self, job: Job, status: JobStatus, outcome: Done | Fail) -> None:
-        """Record a job's end."""
+    def finish(self, job: Job, status: JobStatus, outcome: Done | Fail) -> bool:
+        """Record a job's end; False (and nothing changes) if it had already ended, e.g.
+        failed by a shutdown while its worker was still finishing it."""
         with self._cond:
+            if job.outcome is not None:
+                return False
             job.status = status
             job.outcome = outcome
             job.finished_at = time.monotonic()
             if status is JobStatus.DONE:
                 job.fraction = 1.0
+            return True
 
     def knows(self, job_id: str) -> bool:
         """True when a job with this id is on record."""
@@ -151,11 +160,16 @@ class JobBook:
             jobs = list(reversed(self._jobs.values()))
         return jobs[:limit], max(0, len(jobs) - limit)
 
-    def close(self) -> None:
-        """Wake every waiting worker so it can stop."""
+    def close(self) -> tuple[list[Job], list[Job]]:
+        """Take no more jobs: wake every waiting worker so it can stop, and return the jobs
+        that were waiting (now out of the queue, for the caller to end) and those running."""
         with self._cond:
             self._closed = True
+            waiting = list(self._waiting)
+            self._waiting.clear()
+            running = [j for j in self._jobs.values() if j.status is JobStatus.RUNNING]
             self._cond.notify_all()
+        return waiting, running
 
     def _prune(self) -> None:
         """Forget finished jobs past their retention, and the oldest beyond ``max_kept``."""

@@ -3,12 +3,20 @@
 Each job gets ``<root>/<job id>/`` holding one audio file per stem and ``job.json``. Every
 file appears whole or not at all (written to a hidden temp file beside it, then renamed),
 and every path is checked to lie inside the library whatever a request says.
+
+``job.json`` is written when a job starts to run (``state: running``) and replaced by the
+full record when it is done (with a ``done`` entry). An engine that is killed leaves the
+first kind behind; the next engine on the library finds it with ``sweep_interrupted``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +27,9 @@ from bridge import limits
 from bridge.atomic import atomic_write
 
 METADATA_NAME = "job.json"
+_JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+log = logging.getLogger(__name__)
 
 
 class OutsideLibrary(ValueError):
@@ -31,6 +42,88 @@ class ClipLibrary:
     def __init__(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)
         self.root = root.resolve()
+        self._lock: int | None = None
+
+    def claim(self) -> bool:
+        """Take the library's lock for this process's life; False if another live engine
+        holds it (the lock goes with its process, however that process ends)."""
+        if self._lock is not None:
+            return True
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks; one engine per library is assumed
+            return True
+        # The library folder itself is locked: no lock file joins the clips.
+        fd = os.open(self.root, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._lock = fd
+        return True
+
+    def release(self) -> None:
+        """Let go of the library's lock (taken by ``claim``)."""
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def sweep_interrupted(self, partial_names: Iterable[str], fail: dict,
+                          stale_names: Iterable[str] = ()) -> list[str]:
+        """Clean up after an engine that was killed mid-job; returns the ids of the jobs found
+        interrupted.
+
+        In every job folder, hidden temp files (half-written files) are removed, and so are
+        ``stale_names`` (e.g. the preview) once a job is done. A job that never finished
+        (its ``job.json`` has no ``done`` entry, or it has none but holds partial files)
+        loses its partial files, keeps its complete files, and gets a ``job.json`` that
+        records it as failed with ``fail``. Links are never followed.
+        """
+        partial, stale = set(partial_names), set(stale_names)
+        swept = []
+        with os.scandir(self.root) as entries:
+            folders = [e for e in entries if _JOB_ID.match(e.name)
+                       and e.is_dir(follow_symlinks=False)]
+        for entry in folders:
+            job_dir = Path(entry.path)
+            try:
+                if self._sweep_one(job_dir, partial, stale, fail):
+                    swept.append(entry.name)
+            except (OSError, OutsideLibrary) as exc:  # one bad folder must not stop the engine
+                log.warning("could not sweep %s: %s", job_dir, exc)
+        return swept
+
+    def _sweep_one(self, job_dir: Path, partial: set[str], stale: set[str], fail: dict) -> bool:
+        files = [p for p in job_dir.iterdir() if not p.is_symlink() and p.is_file()]
+        half_written = [p for p in files if p.name.startswith(".") and p.name.endswith(".tmp")]
+        for path in half_written:
+            path.unlink(missing_ok=True)
+        record: dict | None = None
+        with contextlib.suppress(OSError, ValueError):
+            loaded = json.loads(self.confine(job_dir / METADATA_NAME).read_text())
+            record = loaded if isinstance(loaded, dict) else None
+        leftovers = [p for p in files if p.name in partial]
+        if record is not None and ("done" in record or "fail" in record):
+            for path in files if "done" in record else ():
+                if path.name in stale:  # killed after the job was done, before the preview went
+                    path.unlink()
+            return False
+        if record is None and not (half_written or leftovers):
+            return False  # not a folder an engine was writing
+        for path in leftovers:
+            path.unlink()
+        kept = sorted(p.name for p in files
+                      if p not in half_written and p not in leftovers
+                      and p.name != METADATA_NAME)
+        self.write_json(job_dir / METADATA_NAME, {
+            **(record or {}),
+            "job_id": job_dir.name,
+            "state": "failed",
+            "fail": fail,
+            "kept": kept,
+        })
+        return True
 
     def job_dir(self, job_id: str) -> Path:
         """The folder for a job's files (not created)."""

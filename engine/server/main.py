@@ -1,9 +1,18 @@
-"""Run the engine's OSC server until interrupted."""
+"""Run the engine's OSC server until interrupted.
+
+Stopping (SIGTERM, SIGINT) is orderly and bounded: new jobs are refused, every queued and
+running job's clients are sent a ``shutting_down`` fail while the sockets are still open,
+TCP connections flush what was sent to them, and only then are the sockets closed. The
+process exits 0 within ``STOP_LIMIT_S``; a second signal, or a stop that overruns, ends it
+at once. Whatever a killed engine leaves in the library is swept at the next start.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -12,6 +21,9 @@ from engine.server.library import ClipLibrary
 from engine.server.service import EngineService
 
 log = logging.getLogger("stemloom.engine")
+
+# The longest an orderly stop may take before the process ends regardless.
+STOP_LIMIT_S = 10.0
 
 
 def serve(
@@ -31,8 +43,14 @@ def serve(
         service.handle, host=host, udp_port=udp_port, tcp_port=tcp_port, token=token
     )
     stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if stop.is_set():  # asked twice: do not wait for the orderly stop
+            _exit_now(1, f"signal {signum} again: exiting at once")
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, on_signal)
     service.start()
     listener.start()
     udp_host, udp_bound = listener.udp_address
@@ -42,6 +60,20 @@ def serve(
     print(f"Stemloom engine listening on {where}; model {model!r}; clips in {library}", flush=True)
     stop.wait()
     log.info("stopping")
-    listener.stop()
-    service.stop()
+    watchdog = threading.Timer(
+        STOP_LIMIT_S, _exit_now, (0, f"the stop took over {STOP_LIMIT_S:g} s: exiting")
+    )
+    watchdog.daemon = True
+    watchdog.start()
+    service.stop()  # clients hear shutting_down now, while the sockets are open
+    listener.stop()  # TCP connections flush those replies, then every socket closes
+    watchdog.cancel()
+    print("Stemloom engine stopped", flush=True)
     return 0
+
+
+def _exit_now(code: int, why: str) -> None:
+    """End the process without waiting for threads (a job stuck in a long model step)."""
+    print(f"Stemloom engine: {why}", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os._exit(code)

@@ -8,6 +8,7 @@ take jobs from the ``JobBook``, run the generator, fit and write the clips into 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import secrets
 import shutil
@@ -35,16 +36,18 @@ from bridge.messages import (
     JobState,
     JobStatus,
     ListJobs,
+    ModelState,
     Preview,
     Progress,
     Request,
+    Stage,
     Status,
 )
-from bridge.timing import clip_seconds, loop_tail_seconds
 from bridge.version import STEMLOOM_VERSION
+from engine.api import render
 from engine.generation import Generator, JobCancelled, NoTrainedModel
 from engine.model_store import load_generator
-from engine.render_output import fit_clip
+from engine.request import GenerationRequest, KeptPlan, RequestError, from_generate
 from engine.server.jobs import Job, JobBook
 from engine.server.library import METADATA_NAME, ClipLibrary, OutsideLibrary
 
@@ -58,6 +61,11 @@ PLAN_NAME = "plan.npz"
 MELODY_MIDI_NAME = "melody.mid"
 # Progress replies are sent at most this often (a stage change is always sent).
 PROGRESS_INTERVAL_S = 0.1
+# On shutdown, how long running jobs get to stop at their next step and remove their files
+# (their clients have been told already); what is left then is swept at the next start.
+SHUTDOWN_WAIT_S = 3.0
+# What the files of a job that did not finish may include: removed when it is swept.
+PARTIAL_NAMES = (PREVIEW_NAME, PLAN_NAME)
 
 
 class ModelSlot:
@@ -65,7 +73,7 @@ class ModelSlot:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.state = "loading"
+        self.state = ModelState.LOADING
         self.problem = ""
         self._generator: Generator | None = None
         self._loaded = threading.Event()
@@ -74,12 +82,13 @@ class ModelSlot:
         """Load the model (run on a background thread)."""
         try:
             self._generator = load_generator(self.name)
-            self.state = "ready"
+            self.state = ModelState.READY
         except NoTrainedModel as exc:
-            self.state, self.problem = "missing", str(exc)
+            self.state, self.problem = ModelState.MISSING, str(exc)
         except Exception as exc:  # a broken model file must not take the server down
             log.exception("model %s failed to load", self.name)
-            self.state, self.problem = "error", f"model {self.name!r} failed to load: {exc}"
+            self.state = ModelState.ERROR
+            self.problem = f"model {self.name!r} failed to load: {exc}"
         finally:
             self._loaded.set()
 
@@ -116,7 +125,9 @@ class EngineService:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        """Start loading the model and the worker threads."""
+        """Sweep what a killed engine left in the library, then start loading the model
+        and the worker threads."""
+        self.sweep()
         loader = threading.Thread(target=self.model.load, name="model-load", daemon=True)
         loader.start()
         self._threads.append(loader)
@@ -125,14 +136,36 @@ class EngineService:
             worker.start()
             self._threads.append(worker)
 
-    def stop(self) -> None:
-        """Stop the workers after their current job step."""
+    def sweep(self) -> list[str]:
+        """Mark the jobs a killed engine left running in the library failed (interrupted)
+        and remove their partial files; skipped while another engine holds the library."""
+        if not self.library.claim():
+            log.warning("another engine serves %s: not sweeping it", self.library.root)
+            return []
+        swept = self.library.sweep_interrupted(PARTIAL_NAMES, {
+            "code": ErrorCode.INTERRUPTED.value,
+            "message": "the engine stopped (killed or crashed) while this job ran; its "
+            "partial files were removed",
+        }, stale_names=(PREVIEW_NAME,))
+        if swept:
+            log.warning("%d job(s) interrupted by an earlier engine: %s", len(swept),
+                        ", ".join(swept[:10]))
+        return swept
+
+    def stop(self, wait_s: float = SHUTDOWN_WAIT_S) -> None:
+        """Shut down: refuse new jobs, fail every queued and running job with shutting_down
+        (their clients hear it now, while the sockets are open), then give the workers up to
+        ``wait_s`` to stop at their next step and remove the jobs' files."""
         self._stopping.set()
-        for job in self.book.newest(self.book.max_kept)[0]:
+        waiting, running = self.book.close()
+        for job in (*running, *waiting):
             job.cancel_requested.set()
-        self.book.close()
+            self._fail(job, ErrorCode.SHUTTING_DOWN,
+                       "the engine is shutting down; submit the job again once one runs")
+        deadline = time.monotonic() + wait_s
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self.library.release()
 
     # ------------------------------------------------------------------ requests
 
@@ -141,8 +174,19 @@ class EngineService:
         match request:
             case Hello():
                 replier.send(self._hello(request.request_id))
+            case Generate() if self._stopping.is_set():
+                raise ProtocolError(ErrorCode.SHUTTING_DOWN,
+                                    "the engine is shutting down; try again later",
+                                    request.request_id)
             case Generate():
-                self._submit(request, replier)
+                try:
+                    self._submit(request, replier)
+                except OutsideLibrary:  # <library>/<id> is a link out of the library
+                    raise ProtocolError(
+                        ErrorCode.BAD_ARGUMENT,
+                        "an id names a folder of the clip library that links out of it",
+                        request.request_id,
+                    ) from None
             case Cancel():
                 self._cancel(request.request_id, replier)
             case Status():
@@ -170,7 +214,7 @@ class EngineService:
         )
 
     def _submit(self, request: Generate, replier: Replier) -> None:
-        if self.model.state in ("missing", "error"):
+        if self.model.state in (ModelState.MISSING, ModelState.ERROR):
             raise ProtocolError(ErrorCode.NO_MODEL, self.model.problem, request.request_id)
         for name, extensions in (("melody", MELODY_EXTENSIONS), ("reference", AUDIO_EXTENSIONS),
                                  ("continue_from", AUDIO_EXTENSIONS)):
@@ -216,15 +260,15 @@ class EngineService:
         try:
             job = self.book.get(job_id)
         except ProtocolError:
-            done = self._done_from_library(job_id)
-            if done is None:
+            outcome = self._outcome_from_library(job_id)
+            if outcome is None:
                 raise
+            state = JobStatus.DONE if isinstance(outcome, Done) else JobStatus.FAILED
             replier.send(
-                JobState(
-                    request_id=job_id, state="done", fraction=1.0, stage="done", queue_position=0
-                )
+                JobState(request_id=job_id, state=state.value, stage=state.value,
+                         fraction=1.0 if state is JobStatus.DONE else 0.0, queue_position=0)
             )
-            replier.send(done)
+            replier.send(outcome)
             return
         replier.send(self._state(job))
         if job.outcome is not None:
@@ -241,10 +285,15 @@ class EngineService:
             queue_position=self.book.position(job),
         )
 
-    def _done_from_library(self, job_id: str) -> Done | None:
-        """Rebuild the done reply of a job finished before this engine started."""
+    def _outcome_from_library(self, job_id: str) -> Done | Fail | None:
+        """Rebuild the done (or, for a job a killed engine left, the interrupted fail) reply
+        of a job that ended before this engine started."""
         try:
             metadata = self.library.read_json(self.library.job_dir(job_id) / METADATA_NAME)
+            if "fail" in metadata:
+                fail = metadata["fail"]
+                return Fail(request_id=job_id, code=ErrorCode(fail["code"]),
+                            message=str(fail["message"]))
             return Done(request_id=job_id, **metadata["done"])
         except (OSError, ValueError, KeyError, TypeError, OutsideLibrary):
             return None
@@ -257,6 +306,7 @@ class EngineService:
             if job is None:
                 continue
             try:
+                self._record_running(job)
                 self._run(job)
             except OutsideLibrary as exc:  # its folder was swapped for a link out of the library
                 log.warning("job %s refused: %s", job.id, exc)
@@ -275,28 +325,22 @@ class EngineService:
         started = time.monotonic()
         try:
             generator = self.model.generator()
-            context.progress(0.0, "generating")
-            # A little extra for the resampler's edges.
-            seconds = clip_seconds(request.bpm, request.bars, request.time_signature) + 0.05
-            if request.loop:
-                seconds += loop_tail_seconds(request.bpm)
-            raw = generator.generate(request, job.seed, seconds, context)
-            context.progress(1.0, "writing")
+            context.progress(0.0, Stage.GENERATING)
+            # One torch thread (on this worker thread only): generation is thousands of small
+            # steps, and on a busy 2-core machine every op waits for a second thread.
+            raw = render(generator, self._generation_request(request), job.seed,
+                         sample_rate=request.sample_rate, context=context, threads=1)
+            context.progress(1.0, Stage.WRITING)
             stems = {}
-            for name, audio in raw.stems.items():
-                clip = fit_clip(
-                    audio,
-                    raw.sample_rate,
-                    bpm=request.bpm,
-                    bars=request.bars,
-                    time_signature=request.time_signature,
-                    loop=request.loop,
-                    target_rate=request.sample_rate,
-                )
+            for name, clip in raw.stems.items():
                 path = self.library.write_audio(
                     job_dir / f"{name}.wav", clip, request.sample_rate, request.format
                 )
                 stems[name] = str(path)
+            if raw.plan:  # what a later keep_from needs
+                plan = io.BytesIO()
+                np.savez(plan, **raw.plan)
+                atomic_write_bytes(job_dir / PLAN_NAME, plan.getvalue())
             midi = ""
             if raw.melody_midi:
                 midi_path = job_dir / MELODY_MIDI_NAME
@@ -326,11 +370,47 @@ class EngineService:
         except ProtocolError as exc:
             _discard(job_dir)
             self._fail(job, exc.code, exc.message)
+        except RequestError as exc:  # the model cannot serve the request as asked
+            _discard(job_dir)
+            self._fail(job, ErrorCode.BAD_ARGUMENT, str(exc))
         except OSError as exc:
             _discard(job_dir)
             self._fail(
                 job, ErrorCode.WRITE_FAILED, f"could not write the clips: {exc.strerror or exc}"
             )
+
+    def _generation_request(self, request: Generate) -> GenerationRequest:
+        """The model's request for a generate message (the edge between the protocol and
+        the model): input paths as given, a keep_from job's plan read from its folder."""
+        kept = self._kept_plan(request.keep_from) if request.keep_from else None
+        return from_generate(request, keep_plan=kept)
+
+    def _kept_plan(self, job_id: str) -> KeptPlan:
+        """The plan a finished job left in its folder, or a bad_argument error."""
+        path = self.library.job_dir(job_id) / PLAN_NAME
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {name: data[name] for name in data.files}
+        except (OSError, ValueError) as error:
+            raise ProtocolError(ErrorCode.BAD_ARGUMENT,
+                                f"keep_from: job {job_id!r} left no plan to keep (it is "
+                                "unknown, failed, or made by another model)") from error
+
+    def _record_running(self, job: Job) -> None:
+        """Note in the library that the job runs: found by the next engine's sweep if this
+        one is killed before the job ends (the done record replaces it)."""
+        request_fields = {
+            f.name: getattr(job.request, f.name)
+            for f in fields(job.request)
+            if f.name not in ("token", "reply_port")
+        }
+        self.library.write_json(self.library.job_dir(job.id) / METADATA_NAME, {
+            "job_id": job.id,
+            "state": JobStatus.RUNNING.value,
+            "request": request_fields,
+            "engine_version": STEMLOOM_VERSION,
+            "protocol": PROTOCOL_VERSION,
+        })
 
     def _write_metadata(self, job: Job, done: Done, seconds: float) -> None:
         done_fields = {
@@ -357,7 +437,8 @@ class EngineService:
         self._end(job, JobStatus.FAILED, Fail(request_id=job.id, code=code, message=message))
 
     def _end(self, job: Job, status: JobStatus, outcome: Done | Fail) -> None:
-        self.book.finish(job, status, outcome)
+        if not self.book.finish(job, status, outcome):
+            return  # ended already (failed by a shutdown): its clients have their answer
         job.stage = status.value
         job.notify(outcome)
 
@@ -382,10 +463,6 @@ class _JobContext:
         if changed_stage or now - self._last_sent >= PROGRESS_INTERVAL_S:
             self._last_sent = now
             job.notify(Progress(request_id=job.id, fraction=job.fraction, stage=stage))
-
-    def plan_path(self, job_id: str = "") -> Path:
-        """Where a job's generation plan is kept (in its folder of the clip library)."""
-        return self._service.library.job_dir(job_id or self._job.id) / PLAN_NAME
 
     def preview(self, mix: np.ndarray, sample_rate: int) -> None:
         """Write the mix so far as the job's preview file and announce it."""
@@ -412,13 +489,16 @@ def _check_input_file(field: str, path_text: str, extensions: tuple[str, ...],
     of a kind the engine reads, given by absolute path."""
     path = Path(path_text)
     problem = None
-    if not path.is_absolute():
-        problem = "must be an absolute path"
-    elif path.suffix.lower() not in extensions:
-        problem = f"must end in one of {', '.join(extensions)}"
-    elif not path.is_file():
-        problem = "no such file"
-    elif path.stat().st_size > MAX_INPUT_BYTES:
-        problem = f"larger than {MAX_INPUT_BYTES // (1024 * 1024)} MB"
+    try:
+        if not path.is_absolute():
+            problem = "must be an absolute path"
+        elif path.suffix.lower() not in extensions:
+            problem = f"must end in one of {', '.join(extensions)}"
+        elif not path.is_file():
+            problem = "no such file"
+        elif path.stat().st_size > MAX_INPUT_BYTES:
+            problem = f"larger than {MAX_INPUT_BYTES // (1024 * 1024)} MB"
+    except (OSError, ValueError) as exc:  # a name too long, a loop of links, no permission
+        problem = f"cannot be read ({exc.strerror if isinstance(exc, OSError) else exc})"
     if problem:
         raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"{field}: {problem}", request_id)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-from bridge.listener import DEFAULT_PORT
-from stemloom.commands.common import default_library
+from bridge.listener import DEFAULT_PORT, is_loopback
+from stemloom.commands.common import default_library, fail
+
+# The engine's shared token, when neither --token nor --token-file gives one.
+TOKEN_ENV = "STEMLOOM_TOKEN"
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -17,12 +21,21 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "serve",
         help="serve generation requests over OSC",
         description="Serve protocol v1 (docs/protocol.md) over UDP, and TCP with SLIP "
-        "framing when --tcp-port is given. Off loopback a --token is required.",
+        "framing when --tcp-port is given. Off loopback a token is required: --token-file, "
+        f"the {TOKEN_ENV} environment variable, or --token.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="UDP port")
     serve.add_argument("--tcp-port", type=int, default=None, help="also listen on TCP (SLIP)")
-    serve.add_argument("--token", default="", help="shared secret clients must send")
+    serve.add_argument(
+        "--token", default="",
+        help="shared secret clients must send (visible to other users in the process list: "
+        f"prefer --token-file or the {TOKEN_ENV} environment variable)",
+    )
+    serve.add_argument(
+        "--token-file", type=Path, default=None, metavar="FILE",
+        help="read the shared secret from FILE (its first line)",
+    )
     serve.add_argument(
         "--library",
         type=Path,
@@ -41,15 +54,42 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    try:
+        token = _token(args)
+    except ValueError as exc:
+        return fail(str(exc))
+    if not token and not is_loopback(args.host):
+        return fail(f"listening on {args.host} (not loopback) needs a shared token: "
+                    f"--token-file FILE or the {TOKEN_ENV} environment variable")
     from engine.server.main import serve  # imports the engine only when serving
 
-    return serve(
-        host=args.host,
-        udp_port=args.port,
-        tcp_port=args.tcp_port,
-        token=args.token,
-        library=args.library or default_library(),
-        model=args.model,
-        queue_size=args.queue_size,
-        workers=args.workers,
-    )
+    try:
+        return serve(
+            host=args.host,
+            udp_port=args.port,
+            tcp_port=args.tcp_port,
+            token=token,
+            library=args.library or default_library(),
+            model=args.model,
+            queue_size=args.queue_size,
+            workers=args.workers,
+        )
+    except OSError as exc:  # the port is taken, the address is not this machine's, ...
+        return fail(f"cannot serve on {args.host}: {exc.strerror or exc}")
+
+
+def _token(args: argparse.Namespace) -> str:
+    """The shared token: --token, else --token-file's first line, else $STEMLOOM_TOKEN."""
+    if args.token and args.token_file:
+        raise ValueError("give --token or --token-file, not both")
+    if args.token_file is not None:
+        try:
+            text = args.token_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise ValueError(f"cannot read the token file {args.token_file}: {reason}") from None
+        token = text.splitlines()[0].strip() if text.strip() else ""
+        if not token:
+            raise ValueError(f"the token file {args.token_file} is empty")
+        return token
+    return args.token or os.environ.get(TOKEN_ENV, "").strip()

@@ -44,7 +44,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="place the stems without the preset's effect chains")
     # What these leave out comes from the DAW session, then the prompt's words ("126 bpm",
     # "in Gm", "6/8", "16 bars", "no drums": docs/prompt-words.md), the preset, the genre.
-    parser.add_argument("--bpm", type=float, default=None,
+    parser.add_argument("--bpm", type=_tempo, default=None,
                         help="tempo (default: the DAW session's, else the prompt's, else the "
                         "preset's or genre's, else 120)")
     parser.add_argument("--bars", type=int, default=None,
@@ -123,6 +123,20 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     add_engine_address(parser)
     parser.set_defaults(engine=None, func=_generate)
+
+
+def _tempo(text: str) -> float:
+    """A --bpm value: a number in the protocol's range (0 is refused, never read as unset)."""
+    try:
+        bpm = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not limits.MIN_BPM <= bpm <= limits.MAX_BPM:
+        raise argparse.ArgumentTypeError(
+            f"{text} BPM is not a tempo the engine makes: give {limits.MIN_BPM:g}-"
+            f"{limits.MAX_BPM:g}, or leave --bpm out to take the session's, the prompt's or "
+            "the genre's")
+    return bpm
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -307,6 +321,12 @@ def _effects_to_apply(args: argparse.Namespace, preset: GenrePreset | None) -> d
     return effects
 
 
+def _meter(time_signature: str) -> tuple[int, int]:
+    """(numerator, denominator) of a meter such as "6/8"."""
+    numerator, denominator = time_signature.split("/")
+    return int(numerator), int(denominator)
+
+
 def _open_session(args: argparse.Namespace, resolved: Resolved) -> tuple[DawAdapter, dict]:
     """Open the DAW target, and the tempo and meter of the session as it was (none for a
     session this call creates: it takes the resolved request's).
@@ -318,15 +338,14 @@ def _open_session(args: argparse.Namespace, resolved: Resolved) -> tuple[DawAdap
     from plugin_host.daw import refuse_other_grid
     from plugin_host.placement import open_adapter
 
-    meter = tuple(int(p) for p in resolved.time_signature.split("/"))
+    meter = _meter(resolved.time_signature)
     if args.daw not in LIVE_DAWS and not args.dest.exists():
         adapter = open_adapter(args.daw, args.dest, bpm=resolved.bpm,
                                time_signature=meter, sample_rate=args.sample_rate)
         return adapter, {}
     adapter = open_adapter(args.daw, args.dest)
     info = adapter.session_info()
-    asked_meter = (tuple(int(p) for p in args.time_signature.split("/"))
-                   if args.time_signature else None)
+    asked_meter = _meter(args.time_signature) if args.time_signature else None
     refuse_other_grid(info, bpm=args.bpm, time_signature=asked_meter,
                       sample_rate=args.sample_rate, what="the request")
     if args.sample_rate is None and info.sample_rate in limits.SAMPLE_RATES:

@@ -92,7 +92,8 @@ def test_sending_to_a_client_that_never_reads_never_blocks(served, replies) -> N
             replier.send(_progress(index))
             slowest = max(slowest, time.monotonic() - before)
         sending = time.monotonic() - started
-        assert slowest < 0.05 and sending < 2
+        # Loose bounds for a loaded 2-core machine; a blocking send waits seconds per reply.
+        assert slowest < 0.5 and sending < 10
         time.sleep(1.5 if replies < 1000 else 0.2)  # stall deadline, or overflow at once
         assert _closed_by_server(stuck, within=2)
     with EngineClient(*server.tcp_address, transport="tcp", timeout=3) as client:
