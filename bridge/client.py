@@ -14,6 +14,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from typing import TypeVar
 
 from bridge import limits
 from bridge.errors import ErrorCode, ProtocolError
@@ -28,7 +29,6 @@ from bridge.messages import (
     HelloReply,
     JobList,
     JobState,
-    JobStatus,
     ListJobs,
     Preview,
     Progress,
@@ -37,6 +37,8 @@ from bridge.messages import (
 )
 from bridge.schema import Message, decode, encode
 from bridge.slip import SlipDecoder, encode_frame
+
+ReplyT = TypeVar("ReplyT", bound=Message)
 
 # Fail codes that answer a status or cancel request itself; any other fail under a job's id
 # is the job's own outcome.
@@ -152,8 +154,8 @@ class EngineClient:
     def status(self, job_id: str) -> tuple[JobState, Done | Fail | None]:
         """A job's state and, when it has finished, its done or fail reply."""
         state = self._call(Status(request_id=job_id), JobState)
-        outcome = None
-        if JobStatus(state.state).finished:
+        outcome: Done | Fail | None = None
+        if state.state.finished:
             outcome = self._expect_outcome(job_id)
         return state, outcome
 
@@ -197,7 +199,7 @@ class EngineClient:
 
     # ---------------------------------------------------------------- internals
 
-    def _call(self, request: Request, expected: type[Message]) -> Message:
+    def _call(self, request: Request, expected: type[ReplyT]) -> ReplyT:
         """Send and return the first reply of the expected type.
 
         Status and cancel share their id with the job, so the job's own progress, preview,

@@ -40,6 +40,37 @@ class JobStatus(StrEnum):
         return self in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
+class Stage(StrEnum):
+    """What the engine reports it is doing (``Progress.stage``, ``JobState.stage``).
+
+    The job server reports queued, starting, generating and writing, and a finished job's
+    status; the generator pipeline semantic, coarse, fine and decode; the test model tokens.
+    On the wire a stage is a plain string: a newer engine may report stages not listed here.
+    """
+
+    QUEUED = "queued"
+    STARTING = "starting"
+    GENERATING = "generating"
+    SEMANTIC = "semantic"
+    COARSE = "coarse"
+    TOKENS = "tokens"
+    FINE = "fine"
+    DECODE = "decode"
+    WRITING = "writing"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ModelState(StrEnum):
+    """The engine's generation model, as hello reports it."""
+
+    LOADING = "loading"
+    READY = "ready"
+    MISSING = "missing"  # no trained model installed
+    ERROR = "error"
+
+
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _METER = re.compile(r"^(\d{1,2})/(2|4|8|16)$")
 
@@ -277,9 +308,9 @@ class HelloReply(Message):
     protocol: int = spec(PROTOCOL_VERSION, doc="Protocol version the engine speaks.")
     engine_version: str = spec(doc="Stemloom version of the engine.")
     model: str = spec(doc="Name of the loaded generation model.")
-    model_state: str = spec(
+    model_state: ModelState = spec(
         doc="loading, ready, missing (no trained model installed) or error.",
-        check=_one_of(("loading", "ready", "missing", "error")),
+        check=_one_of(tuple(ModelState)),
     )
     queue_size: int = spec(doc="Jobs that may wait at once; more are refused with busy.")
     max_bars: int = spec(limits.MAX_BARS, doc="Longest request in bars.")
@@ -297,7 +328,7 @@ class Ack(Message):
     """A generate request was accepted (or re-sent with the same id and fields)."""
 
     ADDRESS: ClassVar[str] = f"{PREFIX}/ack"
-    state: str = spec(doc="The job's state now.", check=_one_of(tuple(JobStatus)))
+    state: JobStatus = spec(doc="The job's state now.", check=_one_of(tuple(JobStatus)))
     queue_position: int = spec(doc="Jobs ahead of this one (0: running or next).")
 
 
@@ -365,7 +396,7 @@ class JobState(Message):
     """A job's state, answering status and cancel."""
 
     ADDRESS: ClassVar[str] = f"{PREFIX}/status/reply"
-    state: str = spec(
+    state: JobStatus = spec(
         doc="queued, running, done, failed or cancelled.", check=_one_of(tuple(JobStatus))
     )
     fraction: float = spec(doc="Progress 0.0 .. 1.0.", check=_between(0.0, 1.0))

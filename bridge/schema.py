@@ -6,6 +6,7 @@ Max, a DAW script) can send just the fields it cares about, in any order. Field 
 
 - ``str``, ``int``, ``float``, ``bool`` map to OSC ``s``, ``i``/``h``, ``f``/``d``/``i``,
   ``T``/``F``/``i`` (0 or 1);
+- a ``StrEnum`` (``JobStatus``) travels as its value, an ``s``;
 - ``tuple[str, ...]`` travels as one comma-separated string ("drums,bass");
 - ``dict[str, str]`` travels as one pair per entry, the key prefixed with the field name
   ("stems.drums" "/path/drums.wav").
@@ -21,6 +22,7 @@ import math
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from pythonosc.osc_message import OscMessage
@@ -241,11 +243,23 @@ def _coerce(name: str, kind: Any, raw: Any, request_id: str) -> Any:
         raise wrong("a string")
     if _origin(kind) is tuple:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if _is_enum(kind):
+        try:
+            return kind(raw)
+        except ValueError:
+            raise ProtocolError(
+                ErrorCode.BAD_ARGUMENT, f"{name}: must be one of {', '.join(kind)}", request_id
+            ) from None
     return raw
 
 
 def _origin(kind: Any) -> Any:
     return typing.get_origin(kind)
+
+
+def _is_enum(kind: Any) -> bool:
+    """A str-valued enum field (``JobStatus``): a plain string on the wire."""
+    return isinstance(kind, type) and issubclass(kind, StrEnum)
 
 
 def _is_required(f: dataclasses.Field) -> bool:
@@ -260,7 +274,10 @@ def describe(cls: type[Message]) -> list[tuple[str, str, str, str]]:
         if f.name == "request_id":
             continue
         if f.default is not dataclasses.MISSING:
-            default = ",".join(f.default) if isinstance(f.default, tuple) else repr(f.default)
+            if isinstance(f.default, tuple):
+                default = ",".join(f.default)
+            else:
+                default = repr(f.default.value if isinstance(f.default, StrEnum) else f.default)
         elif f.default_factory is not dataclasses.MISSING:
             default = "none"
         else:
@@ -274,4 +291,6 @@ def _type_name(kind: Any) -> str:
         return "comma-separated string"
     if _origin(kind) is dict:
         return "key/value pairs (prefixed keys)"
+    if _is_enum(kind):
+        return "string"
     return {str: "string", int: "int", float: "float", bool: "bool (T/F or 0/1)"}[kind]

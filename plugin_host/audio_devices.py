@@ -6,6 +6,7 @@ every device, which the host must not pay for at start-up.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Literal
@@ -32,12 +33,11 @@ class AudioDevice:
 def sounddevice() -> ModuleType:
     """Import sounddevice, turning a missing PortAudio into an error that says what to do."""
     try:
-        import sounddevice as sd
+        return importlib.import_module("sounddevice")
     except OSError as error:  # sounddevice raises OSError when libportaudio is absent
         raise AudioDeviceError(
             f"PortAudio is not available ({error}); install it (Debian/Ubuntu: "
             "apt-get install libportaudio2)") from error
-    return sd
 
 
 def rescan_devices() -> None:

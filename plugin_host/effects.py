@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from plugin_host.clip_names import safe_component
-from plugin_host.clips import read_clip_info, write_clip
+from plugin_host.clips import Subtype, read_clip_info, write_clip
 from plugin_host.effect_presets import VST3, EffectPreset, build_builtin, load_preset
 
 
@@ -121,5 +121,5 @@ def apply_to_clip(chain: Any, source: str | os.PathLike[str],
         raise ValueError(f"{os.fspath(source)!r} has no ACID chunk, so its tempo would be lost")
     audio, sample_rate = sf.read(os.fspath(source), dtype="float32", always_2d=True)
     processed = process(chain, audio, sample_rate, loop=not info.acid.one_shot)
-    subtype = "FLOAT" if info.subtype in ("FLOAT", "DOUBLE") else "PCM_24"
+    subtype: Subtype = "FLOAT" if info.subtype in ("FLOAT", "DOUBLE") else "PCM_24"
     return write_clip(target, processed, sample_rate, info.acid, subtype=subtype)

@@ -78,6 +78,10 @@ class HumRecorder:
     :meth:`wait` for a take that ends when the producer says so.
     """
 
+    # Set by _reset (and start, stop); declared here since start assigns them first in the text.
+    _take_frames: int | None
+    _stop_at: int | None
+
     def __init__(self, bpm: float, time_signature: tuple[int, int] = (4, 4), *,
                  input_device: int | str | None = None,
                  output_device: int | str | None = None,
@@ -193,9 +197,9 @@ class HumRecorder:
         # that output frame left the DAC.
         self._adc: deque[tuple[int, float]] = deque(maxlen=_STAMPED_BLOCKS)
         self._dac: deque[tuple[int, float]] = deque(maxlen=_STAMPED_BLOCKS)
-        self._take_frames: int | None = None
+        self._take_frames = None
         self._start: int | None = None  # the take's first input frame, once fixed
-        self._stop_at: int | None = None
+        self._stop_at = None
         self._dropouts = 0
         self._done.clear()
 

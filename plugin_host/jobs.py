@@ -14,15 +14,36 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from bridge.atomic import atomic_write
 from bridge.client import EngineClient, EngineUnreachable
 from bridge.errors import ErrorCode, ProtocolError
-from bridge.messages import Done, Generate, Preview, Progress
+from bridge.messages import Done, Generate, Preview, Progress, Stage
 
-# Host-side states on top of the engine's: "sent" until acked, "lost" when the engine went away.
-HOST_STATES = ("sent", "queued", "running", "done", "failed", "cancelled", "lost")
+
+class HostState(StrEnum):
+    """A job as the host knows it: the engine's states (``JobStatus``) and two of its own,
+    sent until acked and lost when the engine went away. The journal keeps the values."""
+
+    SENT = "sent"
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    LOST = "lost"
+
+    @property
+    def active(self) -> bool:
+        """True while the job may still change: sent, queued or running."""
+        return self in (HostState.SENT, HostState.QUEUED, HostState.RUNNING)
+
+    @property
+    def without_result(self) -> bool:
+        """True when the job ended with no clips: lost, failed or cancelled."""
+        return self in (HostState.LOST, HostState.FAILED, HostState.CANCELLED)
 
 
 @dataclass
@@ -30,7 +51,7 @@ class JobRecord:
     """What the host knows about one job."""
 
     request: Generate
-    state: str = "sent"
+    state: HostState = HostState.SENT
     fraction: float = 0.0
     stage: str = ""
     message: str = ""
@@ -48,7 +69,7 @@ class JobRecord:
     @property
     def can_resubmit(self) -> bool:
         """True when the job ended without a result and has not been sent again yet."""
-        return self.state in ("lost", "failed", "cancelled") and not self.resubmitted_as
+        return self.state.without_result and not self.resubmitted_as
 
 
 def new_job_id() -> str:
@@ -93,21 +114,22 @@ class HostJobs:
         try:
             with self._connect() as client:
                 ack = client.submit(request)
-                self._update(record, on_update, state=ack.state)
+                self._update(record, on_update, state=HostState(ack.state))
 
                 def progress(message: Progress) -> None:
-                    self._update(record, on_update, state="running",
+                    self._update(record, on_update, state=HostState.RUNNING,
                                  fraction=message.fraction, stage=message.stage)
 
                 def preview(message: Preview) -> None:
-                    self._update(record, on_update, state="running")
+                    self._update(record, on_update, state=HostState.RUNNING)
 
                 done = client.wait(request.request_id, timeout=timeout,
                                    on_progress=progress, on_preview=preview)
         except EngineUnreachable as exc:
-            self._update(record, on_update, state="lost", message=_lost_message(exc))
+            self._update(record, on_update, state=HostState.LOST, message=_lost_message(exc))
         except ProtocolError as exc:
-            state = "cancelled" if exc.code == ErrorCode.CANCELLED else "failed"
+            state = (HostState.CANCELLED if exc.code == ErrorCode.CANCELLED
+                     else HostState.FAILED)
             self._update(record, on_update, state=state, message=f"{exc.message} [{exc.code}]")
         else:
             self._finish(record, done, on_update)
@@ -133,7 +155,7 @@ class HostJobs:
 
     def _finish(self, record: JobRecord, done: Done,
                 on_update: Callable[[JobRecord], None] | None) -> None:
-        self._update(record, on_update, state="done", fraction=1.0, stage="done",
+        self._update(record, on_update, state=HostState.DONE, fraction=1.0, stage=Stage.DONE,
                      stems=dict(done.stems), melody_midi=done.melody_midi, key=done.key,
                      seed=done.seed, message="")
 
@@ -161,9 +183,10 @@ class HostJobs:
         except (ValueError, TypeError, KeyError) as exc:
             raise ValueError(f"the job journal {self._journal} is unreadable: {exc}") from exc
         for record in records:
-            if record.state in ("sent", "queued", "running"):
+            if record.state.active:
                 # The host stopped while following it: its fate is unknown until asked.
-                record.state, record.message = "lost", "the host stopped while this job ran"
+                record.state = HostState.LOST
+                record.message = "the host stopped while this job ran"
         return {record.id: record for record in records}
 
 
@@ -182,4 +205,9 @@ def _to_json(record: JobRecord) -> dict:
 def _from_json(row: dict) -> JobRecord:
     request_fields = dict(row.pop("request"))
     request_fields["stems"] = tuple(request_fields["stems"])
+    if "state" in row:
+        try:
+            row["state"] = HostState(row["state"])
+        except ValueError:  # a state this host does not know (a newer host's): unknown fate
+            row["state"] = HostState.LOST
     return JobRecord(request=Generate(**request_fields), **row)

@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from tqdm import tqdm
@@ -35,15 +36,12 @@ def run_bridge_bench(requests: int, import_runs: int = 7) -> dict[str, float | i
         engine.start()
         results["engine_cold_start_to_hello_ms"] = round((time.perf_counter() - started) * 1e3, 1)
         try:
+            assert engine.tcp_port is not None  # started with tcp=True
             for transport, port in (("udp", engine.udp_port), ("tcp", engine.tcp_port)):
                 with EngineClient(port=port, transport=transport, timeout=5.0) as client:
-                    hello = _round_trips(
-                        requests, lambda i, c=client: _timed(c.hello, f"h{i}"), transport
-                    )
+                    hello = _round_trips(requests, partial(_hello, client), transport)
                     ack = _round_trips(
-                        requests,
-                        lambda i, c=client, t=transport: _submit_then_cancel(c, t, i),
-                        transport,
+                        requests, partial(_submit_then_cancel, client, transport), transport
                     )
                 results.update(_summary(f"{transport}_hello", hello))
                 results.update(_summary(f"{transport}_generate_ack", ack))
@@ -65,6 +63,11 @@ def _timed(call: Callable[..., object], *args: object) -> float:
     start = time.perf_counter()
     call(*args)
     return (time.perf_counter() - start) * 1e3
+
+
+def _hello(client: EngineClient, index: int) -> float:
+    """Milliseconds from hello to its reply."""
+    return _timed(client.hello, f"h{index}")
 
 
 def _submit_then_cancel(client: EngineClient, transport: str, index: int) -> float:

@@ -22,11 +22,15 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
 
 from bridge.messages import Done
+
+if TYPE_CHECKING:
+    from plugin_host.daw.base import DawAdapter
 
 STEMS = ("drums", "bass", "keys", "lead")
 BPM, BARS, RATE = 120.0, 8, 48000
@@ -111,7 +115,7 @@ def _placement(daw: str, done: Done, folder: Path, runs: int) -> dict[str, objec
     return results
 
 
-def _open(get_adapter: Callable[..., object], daw: str, session: Path) -> object:
+def _open(get_adapter: Callable[..., DawAdapter], daw: str, session: Path) -> DawAdapter:
     """The adapter on ``session``: a new one at the bench's tempo, an existing one as is."""
     if session.exists():
         return get_adapter(daw, path=session)

@@ -17,7 +17,8 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
     """A port the OS reports free on 127.0.0.1 for the given socket kind."""
     with socket.socket(socket.AF_INET, kind) as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 class LocalEngine:

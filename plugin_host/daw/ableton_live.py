@@ -15,6 +15,7 @@ import socket
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
@@ -22,6 +23,9 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from plugin_host.clips import read_clip_info
 from plugin_host.daw.base import ClipRef, SessionInfo, TrackRef, check_bar
 from plugin_host.daw.staged import StagedAdapter
+
+# What the remote script's requests carry.
+_OscValue = str | int | float
 
 DEFAULT_PORT = 7771
 _MAX_DATAGRAM = 65507
@@ -76,7 +80,7 @@ class LiveAdapter(StagedAdapter[_Clip]):
         """Send every new track and its clips to Live in one request; all or none."""
         new = [t for t in self._tracks.values() if not t.committed]
         if new:
-            args: list[object] = []
+            args: list[_OscValue] = []
             for track in new:
                 args += [track.name, len(track.clips)]
                 for clip in track.clips:
@@ -84,8 +88,9 @@ class LiveAdapter(StagedAdapter[_Clip]):
             self._request("/stemloom/live/place", "/stemloom/live/done", *args)
         self._mark_committed()
 
-    def _request(self, address: str, expected: str, *args: object) -> list[object]:
-        """Send one request and return the arguments (after the id) of its reply."""
+    def _request(self, address: str, expected: str, *args: _OscValue) -> list[Any]:
+        """Send one request and return the arguments (after the id) of its reply (OSC values
+        as the remote script sent them)."""
         request_id = f"live-{uuid.uuid4().hex[:12]}"
         builder = OscMessageBuilder(address=address)
         for arg in (request_id, *args):

@@ -120,7 +120,8 @@ def instant_xml_kept(folder: Path) -> Iterator[None]:
             atomic_write_bytes(path, before)
 
 
-def add_whole_file_regions(tree: ET.ElementTree, files: list[AudioFile]) -> list[str]:
+def add_whole_file_regions(tree: ET.ElementTree[ET.Element],
+                           files: list[AudioFile]) -> list[str]:
     """Declare each file as Sources and a whole-file Region; return the regions' ids."""
     root = tree.getroot()
     ids = _IdCounter(root)
@@ -157,7 +158,7 @@ def add_whole_file_regions(tree: ET.ElementTree, files: list[AudioFile]) -> list
     return region_ids
 
 
-def cover_with_session_range(tree: ET.ElementTree, start: int, end: int,
+def cover_with_session_range(tree: ET.ElementTree[ET.Element], start: int, end: int,
                              sample_rate: int) -> None:
     """Grow the session range (what export renders) to span samples ``start`` to ``end``.
 
@@ -181,7 +182,7 @@ def cover_with_session_range(tree: ET.ElementTree, start: int, end: int,
     ids.store()
 
 
-def write_session_xml(tree: ET.ElementTree, path: Path) -> None:
+def write_session_xml(tree: ET.ElementTree[ET.Element], path: Path) -> None:
     """Write ``tree`` to ``path`` as UTF-8 with a declaration, as Ardour reads it."""
     tree.write(path, encoding="UTF-8", xml_declaration=True)
 

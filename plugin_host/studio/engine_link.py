@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from bridge.client import EngineUnreachable
-from bridge.messages import HelloReply
+from bridge.messages import HelloReply, ModelState
 from plugin_host.studio.settings import RunningEngine, StudioSettings
 from plugin_host.studio.threads import run_in_thread
 
@@ -95,7 +95,7 @@ class EngineLink(QObject):
 
     def _answered(self, hello: HelloReply) -> None:
         self._busy = False
-        state = {"ready": "ready", "loading": "loading its model"}.get(
+        state = {ModelState.READY: "ready", ModelState.LOADING: "loading its model"}.get(
             hello.model_state, f"model {hello.model_state}")
         self._set(EngineState(hello, f"Engine {hello.engine_version} on {self.address} · "
                                      f"{hello.model} · {state}"))

@@ -7,14 +7,14 @@ from pathlib import Path
 
 from bridge.messages import Done
 from plugin_host.daw import ClipRef
-from plugin_host.jobs import JobRecord
+from plugin_host.jobs import HostState, JobRecord
 from plugin_host.placement import melody_track, open_adapter, write_clips, write_melody_clip
 
 
 def done_from_record(record: JobRecord) -> Done:
     """The done reply a finished job's record stands for (model and metadata are not kept
     in the journal; clips and placement do not need them)."""
-    if record.state != "done" or not record.stems:
+    if record.state != HostState.DONE or not record.stems:
         raise ValueError(f"job {record.id} has not finished ({record.state})")
     request = record.request
     return Done(

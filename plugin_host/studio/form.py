@@ -191,11 +191,11 @@ class GenerateForm(QWidget):
         layout.addWidget(self.prompt)
         layout.addWidget(self.words_note)
         layout.addLayout(grid)
-        row = QHBoxLayout()
-        row.addWidget(self.loop)
-        row.addStretch(1)
-        row.addWidget(self.from_session)
-        layout.addLayout(row)
+        options = QHBoxLayout()
+        options.addWidget(self.loop)
+        options.addStretch(1)
+        options.addWidget(self.from_session)
+        layout.addLayout(options)
         layout.addWidget(stems)
 
     def load_presets(self) -> None:
@@ -404,10 +404,10 @@ class GenerateForm(QWidget):
             own = read_prompt(self._preset.prompt)
         except WordsError:
             return reading
-        same = {name: None for name in ("bpm", "key", "time_signature", "bars", "seconds",
-                                        "stems")
-                if getattr(reading, name) is not None
-                and getattr(reading, name) == getattr(own, name)}
+        same: dict[str, Any] = {
+            name: None for name in ("bpm", "key", "time_signature", "bars", "seconds", "stems")
+            if getattr(reading, name) is not None
+            and getattr(reading, name) == getattr(own, name)}
         return replace(reading, **same)
 
     def _fill(self, resolved: Resolved) -> None:

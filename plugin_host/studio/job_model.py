@@ -5,15 +5,15 @@ from __future__ import annotations
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from plugin_host.jobs import JobRecord
+from plugin_host.jobs import HostState, JobRecord
 from plugin_host.studio.stage_words import stage_words
 
 COLUMNS = ("Prompt", "Stems", "Tempo", "State", "Progress")
 PROGRESS_COLUMN = COLUMNS.index("Progress")
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
-_TROUBLE = {"lost", "failed", "cancelled"}
-_STATE_COLOURS = {"done": "#2e7d32", "lost": "#c62828", "failed": "#c62828",
-                  "cancelled": "#8d6e63", "running": "#1565c0"}
+_STATE_COLOURS = {HostState.DONE: "#2e7d32", HostState.LOST: "#c62828",
+                  HostState.FAILED: "#c62828", HostState.CANCELLED: "#8d6e63",
+                  HostState.RUNNING: "#1565c0"}
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -90,7 +90,7 @@ def _cell_text(record: JobRecord, column: str) -> str:
         return f"{request.bpm:g} bpm · {bars} · {request.time_signature}" + (
             f" · {key}" if key else "")
     if column == "State":
-        if record.state in _TROUBLE and record.resubmitted_as:
+        if record.state.without_result and record.resubmitted_as:
             return f"{record.state} (resubmitted)"
-        return record.state
+        return record.state.value
     return f"{record.fraction:.0%} {stage_words(record.stage, request.stems)}".strip()

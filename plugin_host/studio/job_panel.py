@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from bridge.messages import Generate
-from plugin_host.jobs import JobRecord, new_job_id
+from plugin_host.jobs import HostState, JobRecord, new_job_id
 from plugin_host.placement import MELODY_TRACK
 from plugin_host.studio.finished import export_clips, export_melody, send_to_daw
 from plugin_host.studio.job_model import PROGRESS_COLUMN, JobTableModel
@@ -91,7 +91,7 @@ class JobPanel(QWidget):
         self.stems.itemDoubleClicked.connect(lambda _: self.play_button.toggle())
         self.drag_hint = QLabel("⠿ Drag a stem by its grip into your DAW")
         self.drag_hint.setObjectName("hint")
-        self.play_button = PreviewButton(self._first_selected_clip, output_device)
+        self.play_button: PreviewButton = PreviewButton(self._first_selected_clip, output_device)
         self.play_button.problem.connect(self.status)
         self.regenerate_button = QPushButton("Regenerate stem")
         self.regenerate_button.setToolTip(REGENERATE_TIP)
@@ -148,7 +148,7 @@ class JobPanel(QWidget):
         self.model.upsert(record)
         if is_new:
             self.table.selectRow(0)
-        if record.state == "done" and record.id not in self.clips:
+        if record.state == HostState.DONE and record.id not in self.clips:
             self._export(record)
         if record.id == self.selected_id():
             self.refresh_detail()
@@ -173,10 +173,10 @@ class JobPanel(QWidget):
             self._update_buttons()
             return
         self.detail.setText(_describe(record))
-        self.detail.setProperty("problem", record.state in ("lost", "failed"))
+        self.detail.setProperty("problem", record.state in (HostState.LOST, HostState.FAILED))
         self.detail.style().unpolish(self.detail)
         self.detail.style().polish(self.detail)
-        if record.state == "done" and record.id not in self.clips:
+        if record.state == HostState.DONE and record.id not in self.clips:
             self._export(record)  # a job from an earlier session, selected for the first time
         self.stems.show_stems(self.clips.get(record.id, {}), self.effects.get(record.id),
                               clip_facts(record))
@@ -187,13 +187,13 @@ class JobPanel(QWidget):
 
     def _update_buttons(self) -> None:
         record = self.selected()
-        done = record is not None and record.state == "done"
+        done = record is not None and record.state == HostState.DONE
         picked = len(self.stems.selectedItems())
         self.play_button.setEnabled(picked > 0)
         self.regenerate_button.setEnabled(done and picked == 1)
-        self.send_button.setEnabled(done and bool(self.clips.get(record.id)))
-        self.cancel_button.setEnabled(record is not None
-                                      and record.state in ("sent", "queued", "running"))
+        self.send_button.setEnabled(record is not None and done
+                                    and bool(self.clips.get(record.id)))
+        self.cancel_button.setEnabled(record is not None and record.state.active)
         self.resubmit_button.setEnabled(record is not None and record.can_resubmit)
 
     def _export(self, record: JobRecord) -> None:
@@ -313,9 +313,9 @@ def clip_facts(record: JobRecord) -> str:
 def _describe(record: JobRecord) -> str:
     request = record.request
     head = f"“{request.prompt}” — {record.state}"
-    if record.state == "running" and record.stage:
+    if record.state == HostState.RUNNING and record.stage:
         head = f"“{request.prompt}” — {stage_words(record.stage, request.stems)}"
-    if record.state == "done":
+    if record.state == HostState.DONE:
         return (f"{head} · key {record.key or '?'} · seed {record.seed}. Drag stems out, or "
                 "send them all to the DAW.")
     if record.resubmitted_as:

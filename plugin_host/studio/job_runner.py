@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject, Signal
 
 from bridge.client import EngineClient
 from bridge.messages import Generate
-from plugin_host.jobs import HostJobs, JobRecord
+from plugin_host.jobs import HostJobs, HostState, JobRecord
 from plugin_host.studio.threads import run_in_thread
 
 
@@ -44,7 +44,7 @@ class JobRunner(QObject):
             raise ValueError(f"job {job_id} cannot be resubmitted")
 
         def update(record: JobRecord) -> None:
-            if record.state == "sent":
+            if record.state == HostState.SENT:
                 # HostJobs marked the old job resubmitted without telling: show that too.
                 self._emit(self.jobs.get(job_id))
             self._emit(record)

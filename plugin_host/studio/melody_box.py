@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
@@ -34,6 +35,13 @@ _METER_FLOOR_DB = -60
 _METER_HZ = 30
 
 
+class AudioDevices(TypedDict):
+    """The devices a take is recorded with (HumRecorder's keyword arguments)."""
+
+    input_device: int | str | None
+    output_device: int | str | None
+
+
 class MelodyBox(QGroupBox):
     """Holds the current melody file; records hums into ``hum_folder``."""
 
@@ -43,7 +51,7 @@ class MelodyBox(QGroupBox):
         super().__init__("Melody reference (optional)", parent)
         self.tempo = tempo
         self.hum_folder = hum_folder
-        self.devices = {"input_device": input_device, "output_device": output_device}
+        self.devices = AudioDevices(input_device=input_device, output_device=output_device)
         self.melody: Path | None = None
         self._recorder: HumRecorder | None = None
         self._count_in_ends = 0.0

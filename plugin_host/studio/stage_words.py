@@ -5,24 +5,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bridge.messages import Stage
+from plugin_host.jobs import HostState
+
 # Engine stage (Progress.stage, JobState.stage) -> words; "{stems}" is the job's stems.
 # The generator pipeline reports semantic, coarse, fine and decode; the service generating
 # and writing; the test model tokens; the host its own job states.
 STAGE_WORDS: dict[str, str] = {
-    "sent": "sending",
-    "queued": "waiting its turn",
-    "generating": "starting",
-    "running": "starting",
-    "semantic": "planning",
-    "coarse": "rendering {stems}",
-    "tokens": "rendering {stems}",
-    "fine": "adding detail",
-    "decode": "finishing",
-    "writing": "saving the clips",
-    "done": "done",
-    "failed": "failed",
-    "cancelled": "cancelled",
-    "lost": "lost",
+    HostState.SENT: "sending",
+    Stage.QUEUED: "waiting its turn",
+    Stage.STARTING: "starting",
+    Stage.GENERATING: "starting",
+    HostState.RUNNING: "starting",
+    Stage.SEMANTIC: "planning",
+    Stage.COARSE: "rendering {stems}",
+    Stage.TOKENS: "rendering {stems}",
+    Stage.FINE: "adding detail",
+    Stage.DECODE: "finishing",
+    Stage.WRITING: "saving the clips",
+    Stage.DONE: "done",
+    Stage.FAILED: "failed",
+    Stage.CANCELLED: "cancelled",
+    HostState.LOST: "lost",
 }
 
 

@@ -34,20 +34,20 @@ class StemRowDelegate(QStyledItemDelegate):
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
         """Draw the row inside ``option.rect``."""
-        rect: QRect = option.rect  # type: ignore[attr-defined]
-        widget: QWidget | None = option.widget  # type: ignore[attr-defined]
+        rect: QRect = option.rect
+        widget: QWidget | None = option.widget
         style = widget.style() if widget is not None else None
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
         painter.save()
         if style is not None:
             style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter,
                                 widget)
-        palette = option.palette  # type: ignore[attr-defined]
+        palette = option.palette
         text_colour = palette.highlightedText().color() if selected else palette.text().color()
         _paint_grip(painter, QRect(rect.left(), rect.top(), GRIP_WIDTH, rect.height()),
                     WAVE_SELECTED if selected else GRIP_COLOUR)
         text = QRect(rect.left() + GRIP_WIDTH + 2, rect.top() + 4, TEXT_WIDTH, rect.height() - 8)
-        bold = QFont(option.font)  # type: ignore[attr-defined]
+        bold = QFont(option.font)
         bold.setBold(True)
         painter.setFont(bold)
         painter.setPen(text_colour)
@@ -55,7 +55,7 @@ class StemRowDelegate(QStyledItemDelegate):
         painter.drawText(text, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
                          painter.fontMetrics().elidedText(label, Qt.TextElideMode.ElideRight,
                                                           text.width()))
-        painter.setFont(option.font)  # type: ignore[attr-defined]
+        painter.setFont(option.font)
         if not selected:
             painter.setPen(QColor("#6b6b76"))
         facts = str(index.data(FACTS_ROLE) or "")

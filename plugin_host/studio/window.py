@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from bridge.errors import ProtocolError
 from bridge.words import WordsError
-from plugin_host.jobs import HostJobs, JobRecord, new_job_id
+from plugin_host.jobs import HostJobs, HostState, JobRecord, new_job_id
 from plugin_host.studio.daw_target import DawTargetBox
 from plugin_host.studio.effects_box import EffectsBox
 from plugin_host.studio.engine_banner import EngineBanner
@@ -45,11 +45,13 @@ class _SettingsScroll(QScrollArea):
         return inner.width() + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
 
     def minimumSizeHint(self) -> QSize:
-        inner = self.widget().minimumSizeHint() if self.widget() else QSize()
+        widget = self.widget()
+        inner = widget.minimumSizeHint() if widget is not None else QSize()
         return QSize(self._width(inner), 120)
 
     def sizeHint(self) -> QSize:
-        inner = self.widget().sizeHint() if self.widget() else QSize()
+        widget = self.widget()
+        inner = widget.sizeHint() if widget is not None else QSize()
         return QSize(self._width(inner), inner.height())
 
 
@@ -175,7 +177,7 @@ class StudioWindow(QMainWindow):
 
     def _job_changed(self, record: JobRecord) -> None:
         # A job that ended tells something about the engine: ready after done, gone if lost.
-        if record.state in ("done", "lost"):
+        if record.state in (HostState.DONE, HostState.LOST):
             self.link.probe()
 
     def _preview_heard(self, job_id: str) -> None:

@@ -6,6 +6,7 @@ import argparse
 
 from bridge.client import EngineUnreachable
 from bridge.errors import ProtocolError
+from bridge.messages import Done, Fail, ModelState
 from stemloom.commands.common import add_engine_address, connect, fail
 
 
@@ -37,7 +38,7 @@ def _status(args: argparse.Namespace) -> int:
         f"engine {hello.engine_version}, protocol {hello.protocol}, model {hello.model} "
         f"({hello.model_state}), queue {hello.queue_size}, up to {hello.max_bars} bars"
     )
-    return 0 if hello.model_state in ("ready", "loading") else 1
+    return 0 if hello.model_state in (ModelState.READY, ModelState.LOADING) else 1
 
 
 def _jobs(args: argparse.Namespace) -> int:
@@ -70,9 +71,9 @@ def _job(args: argparse.Namespace) -> int:
     except (EngineUnreachable, ProtocolError) as exc:
         return fail(str(exc))
     print(f"{args.job_id}: {state.state} {state.fraction:.0%} ({state.stage})")
-    if outcome is not None:
-        for name, value in getattr(outcome, "stems", {}).items():
+    if isinstance(outcome, Done):
+        for name, value in outcome.stems.items():
             print(f"  {name}  {value}")
-        if hasattr(outcome, "code"):
-            print(f"  {outcome.code}: {outcome.message}")
+    elif isinstance(outcome, Fail):
+        print(f"  {outcome.code}: {outcome.message}")
     return 0

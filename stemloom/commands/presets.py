@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+from typing import Any
 
 from bridge import limits
 from bridge.words import DEFAULT_STEMS
@@ -114,7 +115,7 @@ def _edited(args: argparse.Namespace) -> GenrePreset:
     else:
         base = GenrePreset(name=args.name, prompt="", bpm=120.0, bpm_range=(120.0, 120.0),
                            stems=DEFAULT_STEMS, keys=(), time_signature="4/4", bars=8)
-    changes: dict[str, object] = {"name": args.name, "source": None, "shipped": False}
+    changes: dict[str, Any] = {"name": args.name, "source": None, "shipped": False}
     for option in ("prompt", "description", "time_signature", "bars"):
         if getattr(args, option) is not None:
             changes[option] = getattr(args, option)

@@ -11,7 +11,18 @@ from hypothesis import strategies as st
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from bridge.errors import ErrorCode, ProtocolError
-from bridge.messages import Done, Fail, Generate, Hello, JobList
+from bridge.messages import (
+    Ack,
+    Done,
+    Fail,
+    Generate,
+    Hello,
+    HelloReply,
+    JobList,
+    JobState,
+    JobStatus,
+    ModelState,
+)
 from bridge.schema import decode, encode, registered
 from tests.bridge.samples import SAMPLES
 
@@ -94,6 +105,20 @@ def test_unknown_address_keeps_the_request_id() -> None:
 def test_integers_are_accepted_for_floats_and_booleans() -> None:
     message = decode(_raw("/stemloom/generate", "r1", "prompt", "x", "bpm", 90, "loop", 1))
     assert message.bpm == 90.0 and message.loop is True
+
+
+def test_states_decode_as_enums_and_travel_as_plain_strings() -> None:
+    as_enum = JobState(request_id="j", state=JobStatus.RUNNING, fraction=0.5, stage="coarse",
+                       queue_position=0)
+    assert encode(as_enum) == encode(dataclasses.replace(as_enum, state="running"))
+    assert decode(encode(as_enum)).state is JobStatus.RUNNING
+    ack = decode(_raw("/stemloom/ack", "j", "state", "queued", "queue_position", 1))
+    assert isinstance(ack, Ack) and ack.state is JobStatus.QUEUED
+    hello = decode(_raw("/stemloom/hello/reply", "h", "engine_version", "1", "model", "m",
+                        "model_state", "ready", "queue_size", 4))
+    assert isinstance(hello, HelloReply) and hello.model_state is ModelState.READY
+    with pytest.raises(ProtocolError, match="state: must be one of queued, running, done"):
+        decode(_raw("/stemloom/ack", "j", "state", "finished", "queue_position", 0))
 
 
 def test_encode_refuses_an_invalid_message() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -9,9 +10,9 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from bridge.client import EngineClient
+from bridge.client import EngineClient, EngineUnreachable
 from bridge.messages import Generate
-from plugin_host.jobs import HostJobs, JobRecord, new_job_id
+from plugin_host.jobs import HostJobs, HostState, JobRecord, new_job_id
 from stemloom.local_engine import LocalEngine, free_port
 
 
@@ -70,6 +71,25 @@ def test_engine_killed_mid_job_then_one_resubmit_finishes_it(tmp_path) -> None:
     assert history.get(request.request_id).resubmitted_as == retried.id
     with pytest.raises(ValueError):
         history.resubmit(request.request_id)
+
+
+def test_states_are_enums_journalled_as_their_plain_names(tmp_path) -> None:
+    journal = tmp_path / "jobs.json"
+
+    def no_engine() -> EngineClient:
+        raise EngineUnreachable("no engine here")
+
+    record = HostJobs(no_engine, journal).run(Generate(request_id=new_job_id(), prompt="x"))
+    assert record.state is HostState.LOST and record.can_resubmit
+    rows = json.loads(journal.read_text())
+    assert rows[0]["state"] == "lost"
+    rows[0]["state"] = "running"  # the host stopped while following it
+    newer = {**rows[0], "request": {**rows[0]["request"], "request_id": "host-newer"}}
+    rows.append({**newer, "state": "paused"})  # a state only a newer host knows
+    journal.write_text(json.dumps(rows))
+    reopened = HostJobs(no_engine, journal).records()
+    assert [type(r.state) for r in reopened] == [HostState, HostState]
+    assert [r.state for r in reopened] == [HostState.LOST, HostState.LOST]
 
 
 def test_a_corrupt_journal_is_reported_not_overwritten(tmp_path) -> None:
