@@ -31,9 +31,13 @@ class AudioDevice:
 
 
 def sounddevice() -> ModuleType:
-    """Import sounddevice, turning a missing PortAudio into an error that says what to do."""
+    """Import sounddevice, turning a missing PortAudio (or a build without sounddevice) into
+    an error that says what to do."""
     try:
         return importlib.import_module("sounddevice")
+    except ImportError as error:
+        raise AudioDeviceError(f"no audio output or input here: {error} (the host extra "
+                               "installs sounddevice: ./scripts/setup --host)") from error
     except OSError as error:  # sounddevice raises OSError when libportaudio is absent
         raise AudioDeviceError(
             f"PortAudio is not available ({error}); install it (Debian/Ubuntu: "

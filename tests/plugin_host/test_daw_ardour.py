@@ -292,10 +292,10 @@ def test_the_action_script_runs_with_a_stubbed_gui(tmp_path: Path) -> None:
     assert [Path(p).name for p in imports] == ["a_drums.wav", "a_bass.wav"]
     assert ["at", "96000"] in run
     assert sent[:2] == ["generate", prompt]
-    assert " ".join(sent[2:12]) == ("--session-bpm 100.0000 --session-time-signature 3/4 "
-                                    "--bars 4 --stems drums,bass --daw folder")
-    assert sent[12] == "--dest" and Path(imports[0]).parent == Path(sent[13])
-    assert len(sent) == 14
+    assert " ".join(sent[2:13]) == ("--session-bpm 100.0000 --session-time-signature 3/4 "
+                                    "--bars 4 --stems drums,bass --play --daw folder")
+    assert sent[13] == "--dest" and Path(imports[0]).parent == Path(sent[14])
+    assert len(sent) == 15  # --play: the preview is heard while Ardour waits
     # After the import, what stemloom noted about the prompt is shown.
     assert run[-1] == ["message", "info", NOTE_132 + "|the prompt says 6/8; the DAW session's "
                        "3/4 is used"]
@@ -317,11 +317,12 @@ def test_the_action_script_leaves_empty_bars_and_stems_to_the_prompt(tmp_path: P
         ["generate", "acid house, 132 bpm, Gm, 303 line, crisp hats"],
         ["generate", "dub techno"], ["generate", "dub techno"]]
     assert [argv[2:-2] for argv in sent] == [
-        ["--session-bpm", "100.0000", "--session-time-signature", "3/4", "--daw", "folder"],
+        ["--session-bpm", "100.0000", "--session-time-signature", "3/4", "--play", "--daw",
+         "folder"],
         ["--session-bpm", "100.0000", "--session-time-signature", "3/4", "--bars", "16",
-         "--daw", "folder"],
+         "--play", "--daw", "folder"],
         ["--session-bpm", "100.0000", "--session-time-signature", "3/4",
-         "--stems", "pads, bass", "--daw", "folder"]]
+         "--stems", "pads, bass", "--play", "--daw", "folder"]]
     assert all(argv[-2] == "--dest" for argv in sent)
     for run in runs[:3]:
         assert len([line for line in run if line[0] == "import"]) == 2

@@ -35,6 +35,8 @@ pytestmark = pytest.mark.skipif(LUA is None, reason="needs a Lua 5.4 interpreter
                                 "(apt package lua5.4)")
 
 Call = list[Any]
+PLAYING = ("Stemloom: making the stems; their preview plays through the default output device "
+           "as it streams, and the stems land at the cursor when done.\n")
 
 
 @pytest.fixture
@@ -101,7 +103,7 @@ def test_generates_at_the_project_tempo_and_inserts_at_the_cursor(
     assert dest.startswith(str(tmp_path / "media" / "Stemloom") + "/")
     assert argv == ["/opt/stemloom/bin/stemloom", "generate", prompt, "--session-bpm", "96",
                     "--session-time-signature", "3/4", "--bars", "4", "--stems", "drums,bass",
-                    "--daw", "folder", "--dest", dest, "--bar", "1",
+                    "--daw", "folder", "--dest", dest, "--bar", "1", "--play",
                     "--sample-rate", "44100"]
 
     # Two new tracks after the two already there, named after the stems.
@@ -126,7 +128,8 @@ def test_generates_at_the_project_tempo_and_inserts_at_the_cursor(
     assert order.index("Undo_EndBlock") > order.index("AddMediaItemToTrack")
     assert _named(calls, "Undo_EndBlock") == [["Stemloom: insert generated stems", -1]]
     assert not _named(calls, "DeleteTrack") and not _named(calls, "ShowMessageBox")
-    assert not _named(calls, "ShowConsoleMsg")  # stemloom printed no note
+    # The producer is told the preview plays while REAPER waits; stemloom printed no note.
+    assert _named(calls, "ShowConsoleMsg") == [[PLAYING]]
 
 
 def test_empty_bars_and_stems_are_left_to_the_prompt(
@@ -140,7 +143,7 @@ def test_empty_bars_and_stems_are_left_to_the_prompt(
     dest = argv[argv.index("--dest") + 1]
     assert argv == ["stemloom", "generate", prompt, "--session-bpm", "120",
                     "--session-time-signature", "4/4", "--daw", "folder", "--dest", dest,
-                    "--bar", "1"]
+                    "--bar", "1", "--play"]
     assert not {"--bpm", "--time-signature", "--bars", "--stems"} & set(argv)
     assert len(_named(calls, "InsertTrackAtIndex")) == 2
 
@@ -193,7 +196,7 @@ def test_notes_about_the_prompt_are_shown_in_the_console(
     calls = _run(tmp_path, "techno, 132 bpm, 6/8\n\n\nstemloom", session=str(session),
                  lengths=_lengths(lengths), output=output)
 
-    assert _named(calls, "ShowConsoleMsg") == [[
+    assert _named(calls, "ShowConsoleMsg") == [[PLAYING], [
         "Stemloom: the prompt says 132 BPM ('132 bpm'); the DAW session's 120 BPM is used so "
         "the clips fit its grid\n"
         "Stemloom: the prompt says 6/8; the DAW session's 4/4 is used\n"]]
@@ -239,7 +242,7 @@ def test_a_failed_generation_touches_no_track(tmp_path: Path) -> None:
                  output="Note: the prompt says 90 BPM\nerror: the engine said no")
     ((message, _, _),) = _named(calls, "ShowMessageBox")
     assert "exit 1" in message and "the engine said no" in message
-    assert not _named(calls, "ShowConsoleMsg")  # the message box already shows it all
+    assert _named(calls, "ShowConsoleMsg") == [[PLAYING]]  # the box shows the rest
     assert not _named(calls, "InsertTrackAtIndex") and not _named(calls, "Undo_BeginBlock")
 
 

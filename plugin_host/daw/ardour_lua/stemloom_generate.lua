@@ -63,7 +63,8 @@ function factory () return function ()
 		{ type = "heading", title = string.format ("%.2f BPM, %d/%d, at the playhead", bpm,
 			meter:divisions_per_bar (), meter:note_value ()) },
 		{ type = "label", title = "Tempo and meter are the session's; bars and stems left "
-			.. "empty come from the prompt (\"16 bars, 303 line, crisp hats\")." },
+			.. "empty come from the prompt (\"16 bars, 303 line, crisp hats\"). While the stems "
+			.. "are made, their preview plays through the default output device." },
 		{ type = "entry", key = "prompt", title = "Prompt", default = "" },
 		{ type = "entry", key = "bars", title = "Bars (empty: from the prompt)", default = "" },
 		{ type = "entry", key = "stems", title = "Stems (empty: from the prompt)", default = "" },
@@ -91,7 +92,8 @@ function factory () return function ()
 	}
 	if bars ~= "" then table.insert (args, "--bars " .. bars) end
 	if stems ~= "" then table.insert (args, "--stems " .. quote (stems)) end
-	table.insert (args, "--daw folder --dest " .. quote (folder))
+	-- The preview plays through the default output device as it streams, while Ardour waits.
+	table.insert (args, "--play --daw folder --dest " .. quote (folder))
 	-- Blocks the GUI until the stems are made; Ardour resamples them on import if needed.
 	local ok = os.execute (table.concat (args, " ") .. " >" .. quote (log) .. " 2>&1")
 	local files = clip_files (folder)

@@ -218,7 +218,8 @@ local function generate_command(settings, session, dest)
       args[#args + 1] = settings[key]
     end
   end
-  for _, arg in ipairs({ "--daw", "folder", "--dest", dest, "--bar", "1" }) do
+  -- --play: the producer hears the preview as it streams while REAPER waits for the stems.
+  for _, arg in ipairs({ "--daw", "folder", "--dest", dest, "--bar", "1", "--play" }) do
     args[#args + 1] = arg
   end
   if session.sample_rate then
@@ -304,6 +305,9 @@ local function insert_stems(stems, position)
   return ok, why
 end
 
+local PLAYING = "Stemloom: making the stems; their preview plays through the default output "
+  .. "device as it streams, and the stems land at the cursor when done.\n"
+
 local function fail(message)
   reaper.ShowMessageBox(message, "Stemloom", 0)
 end
@@ -320,6 +324,7 @@ local function main()
   local session = read_session()
   local dest = fresh_destination()
   local command, arguments = generate_command(settings, session, dest)
+  reaper.ShowConsoleMsg(PLAYING)
   local made, output = run(command)
   os.remove(arguments)
   if not made then return fail(output) end
