@@ -30,6 +30,8 @@ PEAK_CEILING_DB = -1.0
 MIN_CORRELATION = 0.0  # finishing never aims a stem out of phase
 QUIET_LUFS = -60.0  # below this a stem is (nearly) silent: left as it is, not amplified
 _BISECTIONS = 30
+PREVIEW_MIN_SECONDS = 0.2  # audio a stem's preview needs before its gains are set
+PREVIEW_STEP_DB = 1.0  # the most a stem's preview gain moves from one chunk to the next
 # Protocol stem names -> corpus family names (the corpus calls the pad stem "pad").
 _FAMILY = {"pads": "pad"}
 
@@ -52,12 +54,19 @@ def family_of(stem: str) -> str:
 def narrow_to(stereo: np.ndarray, correlation: float) -> np.ndarray:
     """(2, samples) audio with its side signal scaled down (never up) until its L/R
     correlation is at least ``correlation``."""
+    gain = side_gain(stereo, correlation)
+    return stereo if gain is None else with_side_gain(stereo, gain)
+
+
+def side_gain(stereo: np.ndarray, correlation: float) -> float | None:
+    """The gain (< 1) on the side signal that brings the L/R correlation of (2, samples)
+    audio up to ``correlation``; None when it is there already (the audio stays as it is)."""
     mid, side = (stereo[0] + stereo[1]) / 2, (stereo[0] - stereo[1]) / 2
     centred_mid, centred_side = mid - mid.mean(), side - side.mean()
     energies = (float((centred_mid**2).sum()), float((centred_side**2).sum()),
                 float((centred_mid * centred_side).sum()))
     if _correlation(*energies, gain=1.0) >= correlation:
-        return stereo
+        return None
     low, high = 0.0, 1.0  # the correlation falls as the side gain rises
     for _ in range(_BISECTIONS):
         gain = (low + high) / 2
@@ -65,7 +74,13 @@ def narrow_to(stereo: np.ndarray, correlation: float) -> np.ndarray:
             high = gain
         else:
             low = gain
-    return np.stack([mid + low * side, mid - low * side]).astype(stereo.dtype)
+    return low
+
+
+def with_side_gain(stereo: np.ndarray, gain: float) -> np.ndarray:
+    """(2, samples) audio with its side signal (L - R) / 2 scaled by ``gain``."""
+    mid, side = (stereo[0] + stereo[1]) / 2, (stereo[0] - stereo[1]) / 2
+    return np.stack([mid + gain * side, mid - gain * side]).astype(stereo.dtype)
 
 
 def _correlation(mid: float, side: float, cross: float, gain: float) -> float:
@@ -115,3 +130,77 @@ def _variations(stems: dict[str, np.ndarray]) -> list[list[str]]:
     for name in stems:
         groups.setdefault(name.partition(".")[2], []).append(name)
     return list(groups.values())
+
+
+class PreviewFinisher:
+    """``finish_stems``'s rule applied to a preview made chunk by chunk, as far as the audio
+    so far tells, so the preview plays at about the level of what lands. Each stem's side
+    gain is measured on its first chunk with at least PREVIEW_MIN_SECONDS of audible sound
+    and then kept; its level gain is set there too and then follows the loudness of all its
+    audio so far (chunks' powers averaged by duration, silent chunks left out), moving at
+    most PREVIEW_STEP_DB a chunk so the level never jumps; a stem silent so far plays as
+    decoded (silent). The mix's peak cut to PEAK_CEILING_DB only ever deepens, from the
+    chunk that needs it on (audio already sent is not taken back)."""
+
+    def __init__(self, names: list[str], sample_rate: int,
+                 reference: dict[str, dict[str, float]]) -> None:
+        self.sample_rate = sample_rate
+        self.targets = [reference.get(family_of(name)) for name in names]
+        # Per stem: (side gain or None, level gain in dB), once measured.
+        self.settings: list[tuple[float | None, float] | None] = [None] * len(names)
+        self._power = [0.0] * len(names)  # sum of audible chunks' power x seconds
+        self._seconds = [0.0] * len(names)
+        self.cut = 1.0  # the mix's peak cut so far (linear)
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        """The finished mix (2, samples) of the next chunk of every stem (rows, 2, samples)."""
+        finished = []
+        for row, (audio, target) in enumerate(zip(rows, self.targets, strict=True)):
+            if target is not None:
+                self._update(row, audio, target)
+            setting = self.settings[row]
+            if setting is not None:
+                side, gain = setting
+                audio = audio if side is None else with_side_gain(audio, side)
+                audio = audio * 10 ** (gain / 20)
+            finished.append(audio)
+        mix = np.sum(finished, axis=0)
+        peak = float(np.abs(mix).max()) if mix.size else 0.0
+        ceiling = 10 ** (PEAK_CEILING_DB / 20)
+        if peak * self.cut > ceiling:
+            self.cut = ceiling / peak
+        return (mix * self.cut).astype(np.float32)
+
+    def _update(self, row: int, audio: np.ndarray, target: dict[str, float]) -> None:
+        """Fold a stem's chunk into its loudness so far and move its gains toward it."""
+        seconds = audio.shape[1] / self.sample_rate
+        if seconds < PREVIEW_MIN_SECONDS and self.settings[row] is None:
+            return  # too short to tell: wait for a longer chunk
+        setting = self.settings[row]
+        side = (side_gain(audio, max(target["lr_correlation"], MIN_CORRELATION))
+                if setting is None else setting[0])
+        narrowed = audio if side is None else with_side_gain(audio, side)
+        loudness = short_loudness_lufs(narrowed, self.sample_rate)
+        if not np.isfinite(loudness) or loudness < QUIET_LUFS:
+            return  # silent (so far): nothing to level by
+        self._power[row] += 10 ** ((loudness + 0.691) / 10) * seconds
+        self._seconds[row] += seconds
+        so_far = -0.691 + 10 * np.log10(self._power[row] / self._seconds[row])
+        wanted = float(np.clip(target["loudness_lufs"] - so_far, -MAX_GAIN_DB, MAX_GAIN_DB))
+        if setting is not None:
+            wanted = float(np.clip(wanted, setting[1] - PREVIEW_STEP_DB,
+                                   setting[1] + PREVIEW_STEP_DB))
+        self.settings[row] = (side, wanted)
+
+
+def short_loudness_lufs(stereo: np.ndarray, sample_rate: int) -> float:
+    """Integrated loudness (LUFS) of (2, samples) audio that may be shorter than the
+    standard 0.4 s gating block (then one block as long as the audio); -inf for silence."""
+    import pyloudnorm
+
+    seconds = stereo.shape[1] / sample_rate
+    if seconds <= 0:
+        return float("-inf")
+    meter = pyloudnorm.Meter(sample_rate, block_size=min(0.4, seconds))
+    with np.errstate(divide="ignore"):
+        return float(meter.integrated_loudness(stereo.T.astype(np.float64)))

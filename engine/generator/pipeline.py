@@ -18,10 +18,10 @@ import torch
 from bridge import limits
 from engine.codec.config import ACOUSTIC_RATE, SAMPLE_RATE, SEMANTIC_RATE
 from engine.codec.model import Codec
-from engine.codec.streaming import StreamingDecoder
+from engine.codec.streaming import context_frames
 from engine.generation import QUIET, GeneratedAudio, JobContext
 from engine.generator import conditions as cond
-from engine.generator.finish import finish_stems, load_reference
+from engine.generator.finish import PreviewFinisher, finish_stems, load_reference
 from engine.generator.key_prior import STRENGTH as KEY_STRENGTH
 from engine.generator.key_prior import key_prior
 from engine.generator.model import StageModel
@@ -34,7 +34,15 @@ from engine.melody.tokens import NO_MELODY, MelodyNote, melody_tokens
 from engine.mulan.api import MulanConditioner
 from engine.request import AudioInput, GenerationRequest, KeptPlan, RequestError, read_input
 
-PREVIEW_EVERY_FRAMES = ACOUSTIC_RATE  # one preview chunk per second of audio
+PREVIEW_EVERY_FRAMES = ACOUSTIC_RATE  # one preview chunk per second of audio...
+# ...after a first one as soon as a little sound is known: FIRST_PREVIEW_FRAMES new coarse
+# frames, of which the last PREVIEW_LOOKAHEAD only serve as the codec's look-ahead (its exact
+# reach, context_frames, is 23 frames; 6 decode to within about 40 dB of it), then one every
+# EARLY_PREVIEW_FRAMES until the once-a-second rhythm, so playback that starts on the first
+# chunk (0.24 s) has the next before it runs dry while coarse sampling outpaces playback.
+FIRST_PREVIEW_FRAMES = 18
+EARLY_PREVIEW_FRAMES = 16
+PREVIEW_LOOKAHEAD = 6
 FINE_CONTEXT = 16  # frames of context either side of each fine-stage chunk
 PROMPT_SECONDS = 4.0  # how much of a clip to continue the model reads
 
@@ -88,6 +96,8 @@ class HierarchicalGenerator:
         self.stem_sound: dict[str, dict[str, float]] | None = None
         self._features = FrameFeatures()
         self.mulan.embed_text(["warm-up"])  # load the sentence encoder now, not on a job
+        with torch.inference_mode():  # and the codec's first-call costs (no random draws)
+            self.codec.decode(torch.zeros((1, 2, 2, FIRST_PREVIEW_FRAMES), dtype=torch.long))
 
     @torch.inference_mode()
     def generate(self, request: GenerationRequest, seed: int, seconds: float,
@@ -254,7 +264,7 @@ class HierarchicalGenerator:
                                semantic[plan.candidate])
         forced = self._forced_coarse(plan, rows)
         levels = torch.arange(cfg.streams) // cfg.channels
-        previewer = _Previewer(self.codec, plan)
+        previewer = _Previewer(self.codec, plan, self.stem_sound)
 
         def valid(t: int) -> torch.Tensor:
             return (t - levels >= 0) & (t - levels < frames)
@@ -262,8 +272,9 @@ class HierarchicalGenerator:
         def on_step(t: int, tokens: torch.Tensor) -> None:
             context.progress(0.2 + 0.6 * (t + 1) / steps, "coarse")
             ready = t - cfg.coarse_levels + 2  # frames whose every coarse level is known
-            if ready > 0 and (ready % PREVIEW_EVERY_FRAMES == 0 or t == steps - 1):
-                mix = previewer.push(undelayed(tokens[..., : t + 1], cfg.channels, ready))
+            last = t == steps - 1
+            if last or preview_due(ready - 2 * plan.prompt_frames):
+                mix = previewer.push(undelayed(tokens[..., : t + 1], cfg.channels, ready), last)
                 if mix is not None:
                     context.preview(mix, self.codec.cfg.sample_rate)
 
@@ -344,25 +355,45 @@ def _read_input(field: str, value: AudioInput) -> np.ndarray:
     return read_input(field, value, SAMPLE_RATE, limits.MAX_INPUT_SECONDS)
 
 
-class _Previewer:
-    """Decodes the coarse codes of the first candidate's rows as they come; their sum is
-    the mix a producer hears."""
+def preview_due(new: int) -> bool:
+    """Whether a preview is made once ``new`` coarse frames of new music are known."""
+    if new < FIRST_PREVIEW_FRAMES:
+        return False
+    if new < PREVIEW_EVERY_FRAMES:
+        return (new - FIRST_PREVIEW_FRAMES) % EARLY_PREVIEW_FRAMES == 0
+    return new % PREVIEW_EVERY_FRAMES == 0
 
-    def __init__(self, codec: Codec, plan: Plan) -> None:
-        self.decoder = StreamingDecoder(codec)
-        self.skip = plan.prompt_frames * 2 * codec.cfg.hop  # the continued clip is not new
-        self.sent = 0
+
+class _Previewer:
+    """Decodes the coarse codes of the first candidate's rows as they come; their sum,
+    finished as far as the audio so far tells (``PreviewFinisher``, with the model's
+    ``stem_sound``), is the mix a producer hears. Each chunk is decoded with the codec's
+    full context before it and PREVIEW_LOOKAHEAD frames after it (the last one with all
+    there is); audio once previewed stays as it was sent."""
+
+    def __init__(self, codec: Codec, plan: Plan,
+                 reference: dict[str, dict[str, float]] | None = None) -> None:
+        self.codec = codec
+        self.context = context_frames(codec.cfg)
+        self.hop = codec.cfg.hop
+        self.done = plan.prompt_frames * 2  # frames previewed (the continued clip is not new)
         self.chunks: list[np.ndarray] = []
         self.rows = [row for row, c in enumerate(plan.candidate) if c == 0]
+        self.finisher = None if reference is None else PreviewFinisher(
+            [plan.names[row] for row in self.rows], codec.cfg.sample_rate, reference)
 
-    def push(self, coarse: torch.Tensor) -> np.ndarray | None:
-        """Decode the frames not yet decoded; the whole mix so far, or None if none yet."""
-        new = coarse[self.rows, :, :, self.sent :]
-        self.sent = coarse.shape[-1]
-        if new.shape[-1]:
-            self.chunks.append(self.decoder.push(new).sum(0).numpy())
-        mix = np.concatenate(self.chunks, axis=1)[:, self.skip :] if self.chunks else None
-        return mix if mix is not None and mix.shape[1] else None
+    def push(self, coarse: torch.Tensor, final: bool = False) -> np.ndarray | None:
+        """Decode the frames known well enough (``final``: all of them) that were not yet
+        decoded; the whole mix so far, or None if none yet."""
+        known = coarse.shape[-1]
+        end = known if final else known - PREVIEW_LOOKAHEAD
+        if end > self.done:
+            lo = max(0, self.done - self.context)
+            audio = self.codec.decode(coarse[self.rows, :, :, lo:known])
+            rows = audio[..., (self.done - lo) * self.hop : (end - lo) * self.hop].numpy()
+            self.done = end
+            self.chunks.append(rows.sum(0) if self.finisher is None else self.finisher(rows))
+        return np.concatenate(self.chunks, axis=1) if self.chunks else None
 
 
 def load_default(directory: Path | None = None) -> HierarchicalGenerator:
