@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (engine, generate, presets, host, doctor, bench, evaluate, train, codec, studio):
         module.add_commands(commands)
     _add_corpus(commands)
+    _add_data(commands)
     return parser
 
 
@@ -46,6 +47,14 @@ def _add_corpus(commands: argparse._SubParsersAction) -> None:
     try:
         from engine.corpus.cli import add_commands
     except ImportError:  # the engine extra is not installed: the host-only CLI
+        return
+    add_commands(commands)
+
+
+def _add_data(commands: argparse._SubParsersAction) -> None:
+    try:
+        from engine.data.cli import add_commands
+    except ImportError:  # the engine package is not installed: the host-only CLI
         return
     add_commands(commands)
 
