@@ -43,6 +43,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                       "Ardour at most 2)")
     host.add_argument("--json", action="store_true", help="print JSON only")
     host.set_defaults(func=_host)
+    fuzz = sub.add_parser(
+        "fuzz", help="hostile clients on loopback: fuzzed UDP and TCP traffic, then many-client "
+        "load; prints crashes, hangs, unanswered ids, ack latency and memory growth")
+    fuzz.add_argument("--messages", type=int, default=100_000,
+                      help="fuzzed messages per transport (default: %(default)s)")
+    fuzz.add_argument("--clients", type=int, default=64,
+                      help="concurrent clients in the load phase (default: %(default)s)")
+    fuzz.add_argument("--seed", type=int, default=0, help="fuzz seed (default: %(default)s)")
+    fuzz.add_argument("--json", action="store_true", help="print JSON only")
+    fuzz.set_defaults(func=_fuzz)
 
 
 def _bridge(args: argparse.Namespace) -> int:
@@ -79,6 +89,14 @@ def _host(args: argparse.Namespace) -> int:
     from stemloom.bench_host import run_host_bench
 
     return _print(run_host_bench(args.runs), args.json)
+
+
+def _fuzz(args: argparse.Namespace) -> int:
+    from stemloom.bench_fuzz import run_fuzz, summary_ok
+
+    results = run_fuzz(args.messages, args.clients, args.seed)
+    _print(results, args.json)
+    return 0 if summary_ok(results) else 1
 
 
 def _print(results: dict, as_json: bool) -> int:
