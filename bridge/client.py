@@ -68,13 +68,19 @@ class EngineClient:
         *,
         transport: str = "udp",
         token: str = "",
+        client_id: str = "",
         timeout: float = 5.0,
     ) -> None:
+        """Connect to the engine at ``host``:``port``. ``token`` is the engine's shared secret
+        (if it has one); ``client_id`` names this client's jobs across connections (see
+        :func:`bridge.identity.user_client_id`); without it, only this client's socket owns
+        the jobs it makes."""
         if transport not in ("udp", "tcp"):
             raise ValueError(f"transport must be udp or tcp, not {transport!r}")
         self.address = (host, port)
         self.transport = transport
         self.token = token
+        self.client_id = client_id
         self.timeout = timeout
         self._inboxes: defaultdict[str, queue.Queue[Message]] = defaultdict(queue.Queue)
         self._held: defaultdict[str, list[Message]] = defaultdict(list)
@@ -109,9 +115,12 @@ class EngineClient:
     # ------------------------------------------------------------------ sending
 
     def send(self, request: Request) -> None:
-        """Send one request (the client's token is filled in when the request has none)."""
+        """Send one request (the client's token and client id are filled in where the request
+        has none)."""
         if self.token and not request.token:
             request = dataclasses.replace(request, token=self.token)
+        if self.client_id and not request.client_id:
+            request = dataclasses.replace(request, client_id=self.client_id)
         data = encode(request)
         with self._send_lock:
             if self.transport == "udp":

@@ -31,14 +31,17 @@ ERROR_MEANINGS = {
     "message, so send each request of the bundle as its own message.",
     ErrorCode.UNKNOWN_ADDRESS: "No request has this address.",
     ErrorCode.BAD_ARGUMENT: "A value has the wrong type, is out of range, names an unknown key, "
-    "or is a path the engine will not use (not absolute, unreadable, a name too long, or an "
-    "id whose library folder is a link out of the library).",
+    "or is a path the engine will not use (not absolute, a name too long, or an id whose "
+    "library folder is a link out of the library). An input path that is missing, "
+    "unreadable, not a regular file, or outside the engine's input folders (links "
+    "resolved) gets one and the same answer.",
     ErrorCode.MISSING_ARGUMENT: "The request id or a required field is absent.",
     ErrorCode.TOO_LARGE: "A datagram, TCP frame or reply is over the size limit.",
     ErrorCode.UNAUTHORIZED: "The engine needs a token and the request's is missing or wrong. "
     "The token is checked before anything else: such a packet learns nothing more.",
     ErrorCode.BUSY: "The job queue is full; try again later.",
-    ErrorCode.UNKNOWN_JOB: "No job with this id is on record.",
+    ErrorCode.UNKNOWN_JOB: "No job of this client's with this id is on record (another "
+    "client's job gets the same answer).",
     ErrorCode.DUPLICATE_ID: "A different job already has this id (in memory or in the library).",
     ErrorCode.NO_MODEL: "No trained model is installed, or the model failed to load.",
     ErrorCode.WRITE_FAILED: "The clips could not be written (disk full, permissions); "

@@ -145,6 +145,16 @@ def _job_ref(value: str) -> str | None:
     return None if not value else _request_id(value)
 
 
+def _client_id(value: str) -> str | None:
+    if not value:
+        return None
+    if not 16 <= len(value) <= limits.MAX_ID_CHARS:
+        return f"must be empty or 16-{limits.MAX_ID_CHARS} characters"
+    if not value.isascii() or not value.isprintable() or " " in value:
+        return "must be printable ASCII without spaces"
+    return None
+
+
 def _short_text(value: str) -> str | None:
     return None if len(value) <= limits.MAX_PATH_CHARS else "too long"
 
@@ -163,6 +173,15 @@ class Request(Message):
         check=_between(0, 65535),
     )
     token: str = spec("", doc="Shared secret; required when the engine listens off loopback.")
+    client_id: str = spec(
+        "",
+        doc="Client-chosen secret (16-64 printable characters, e.g. random hex) that owns "
+        "this client's jobs across connections and restarts: a job made with it is listed, "
+        "asked about and cancelled only by requests carrying the same one (and the same "
+        "token). Empty: the job belongs to this TCP connection, or over UDP to the reply "
+        "address (host and reply port). See Ownership.",
+        check=_client_id,
+    )
 
 
 @register

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from stemloom.local_engine import LocalEngine
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_user_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Per-user settings (the client id above all) go to a folder of the test run's own,
+    never the real user's; engines started by the tests inherit it."""
+    saved = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))
+    yield
+    if saved is None:
+        os.environ.pop("XDG_CONFIG_HOME", None)
+    else:
+        os.environ["XDG_CONFIG_HOME"] = saved
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,10 @@
 A ``JobBook`` owns every job the engine knows: the queue of waiting jobs (bounded: a full
 queue refuses with ``busy``) and the record of finished ones, kept for ``retention_s`` so
 their status can still be asked. All methods are thread-safe.
+
+Every job has an owner (an opaque key the service derives from the client; see
+``EngineService.owner_of``). Asked with an owner, the book answers only for that owner's jobs:
+another client's job is ``unknown_job``, exactly as if it did not exist.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class Job:
 
     request: Generate
     seed: int
+    owner: str = ""  # who made it: only requests from the same owner see it
     status: JobStatus = JobStatus.QUEUED
     fraction: float = 0.0
     stage: str = Stage.QUEUED
@@ -74,7 +79,8 @@ class JobBook:
             self._prune()
             existing = self._jobs.get(job.id)
             if existing is not None:
-                if not _same_request(existing.request, job.request):
+                if existing.owner != job.owner or not _same_request(existing.request,
+                                                                    job.request):
                     raise ProtocolError(
                         ErrorCode.DUPLICATE_ID,
                         f"a different job already has the id {job.id!r}",
@@ -109,11 +115,12 @@ class JobBook:
             job.stage = Stage.STARTING
             return job
 
-    def cancel(self, job_id: str) -> tuple[Job, bool]:
+    def cancel(self, job_id: str, owner: str | None = None) -> tuple[Job, bool]:
         """Request cancellation; returns the job and whether it was still waiting (and so is
-        cancelled now). A running job stops at its next generation step."""
+        cancelled now). A running job stops at its next generation step. With ``owner``,
+        another owner's job is unknown_job."""
         with self._cond:
-            job = self.get(job_id)
+            job = self.get(job_id, owner)
             if job.status.finished:
                 return job, False
             job.cancel_requested.set()
@@ -140,11 +147,12 @@ class JobBook:
         with self._cond:
             return job_id in self._jobs
 
-    def get(self, job_id: str) -> Job:
-        """The job with this id; ProtocolError(unknown_job) if none."""
+    def get(self, job_id: str, owner: str | None = None) -> Job:
+        """The job with this id; ProtocolError(unknown_job) if none, or (given ``owner``) if
+        it belongs to another owner."""
         with self._cond:
             job = self._jobs.get(job_id)
-        if job is None:
+        if job is None or (owner is not None and job.owner != owner):
             raise ProtocolError(ErrorCode.UNKNOWN_JOB, f"no job with id {job_id!r}", job_id)
         return job
 
@@ -153,11 +161,13 @@ class JobBook:
         with self._cond:
             return self._waiting.index(job) if job in self._waiting else 0
 
-    def newest(self, limit: int) -> tuple[list[Job], int]:
-        """Up to ``limit`` jobs, newest first, and how many were left out."""
+    def newest(self, limit: int, owner: str | None = None) -> tuple[list[Job], int]:
+        """Up to ``limit`` jobs (only ``owner``'s, when given), newest first, and how many
+        were left out."""
         with self._cond:
             self._prune()
-            jobs = list(reversed(self._jobs.values()))
+            jobs = [j for j in reversed(self._jobs.values())
+                    if owner is None or j.owner == owner]
         return jobs[:limit], max(0, len(jobs) - limit)
 
     def close(self) -> tuple[list[Job], list[Job]]:
@@ -184,6 +194,6 @@ class JobBook:
 
 def _same_request(a: Generate, b: Generate) -> bool:
     """Equal in everything that shapes the result (where replies go does not count)."""
-    return dataclasses.replace(a, reply_port=0, token="") == dataclasses.replace(
-        b, reply_port=0, token=""
+    return dataclasses.replace(a, reply_port=0, token="", client_id="") == dataclasses.replace(
+        b, reply_port=0, token="", client_id=""
     )

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,20 @@ class ClipLibrary:
             handle.write(json.dumps(payload, indent=2, sort_keys=True).encode())
 
         return self._write_atomic(path, write)
+
+    def read_regular(self, path: Path, max_bytes: int) -> bytes:
+        """The bytes of a regular file inside the library, never read through a link (its
+        last component must not be one; the folders above it are confined by resolving);
+        OSError if it is missing, a link, not a regular file or over ``max_bytes``."""
+        target = self.confine(path.parent) / path.name
+        if target.is_symlink():  # where O_NOFOLLOW does not exist
+            raise OSError(f"{target} is a link")
+        fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+                raise OSError(f"{target} is not a regular file of at most {max_bytes} bytes")
+            return handle.read(max_bytes + 1)[:max_bytes]
 
     def read_json(self, path: Path) -> dict:
         """Read a JSON file from inside the library."""

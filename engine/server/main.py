@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from bridge.listener import OscListener
@@ -36,9 +37,12 @@ def serve(
     model: str,
     queue_size: int,
     workers: int,
+    input_folders: Sequence[Path] = (),
 ) -> int:
-    """Serve requests until SIGINT or SIGTERM; returns the exit code."""
-    service = EngineService(model, ClipLibrary(library), queue_size=queue_size, workers=workers)
+    """Serve requests until SIGINT or SIGTERM; returns the exit code. Input files are read
+    only from the library and ``input_folders``."""
+    service = EngineService(model, ClipLibrary(library), queue_size=queue_size, workers=workers,
+                            input_folders=input_folders)
     listener = OscListener(
         service.handle, host=host, udp_port=udp_port, tcp_port=tcp_port, token=token
     )
@@ -58,6 +62,7 @@ def serve(
     if listener.tcp_address:
         where += f" and tcp://{listener.tcp_address[0]}:{listener.tcp_address[1]} (SLIP)"
     print(f"Stemloom engine listening on {where}; model {model!r}; clips in {library}", flush=True)
+    print("inputs are read from: " + ", ".join(map(str, service.inputs.roots)), flush=True)
     stop.wait()
     log.info("stopping")
     watchdog = threading.Timer(

@@ -3,19 +3,28 @@
 ``EngineService.handle`` is the listener's handler; it never blocks on generation. Workers
 take jobs from the ``JobBook``, run the generator, fit and write the clips into the
 ``ClipLibrary`` and send done or fail. Nothing a job does can stop a worker.
+
+Input files are read only from the engine's input folders (``engine.server.inputs``). A job
+belongs to the client that made it (``owner_of``): only that client lists it, asks its
+status, follows its progress, cancels it or keeps its plan; to anyone else it does not exist.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 import io
 import logging
 import secrets
 import shutil
 import threading
 import time
+import weakref
+from collections.abc import Iterable
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,6 +57,7 @@ from engine.api import render
 from engine.generation import Generator, JobCancelled, NoTrainedModel
 from engine.model_store import load_generator
 from engine.request import GenerationRequest, KeptPlan, RequestError, from_generate
+from engine.server.inputs import MAX_INPUT_BYTES, InputFolders, InputRefused
 from engine.server.jobs import Job, JobBook
 from engine.server.library import METADATA_NAME, ClipLibrary, OutsideLibrary
 
@@ -55,7 +65,11 @@ log = logging.getLogger(__name__)
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 MELODY_EXTENSIONS = (*AUDIO_EXTENSIONS, ".mid", ".midi")
-MAX_INPUT_BYTES = 50 * 1024 * 1024
+# The request fields a job's record never holds: secrets, and where replies went.
+UNRECORDED_FIELDS = ("token", "reply_port", "client_id")
+# The input fields of a generate request and the kinds of file each may name.
+INPUT_FIELDS = (("melody", MELODY_EXTENSIONS), ("reference", AUDIO_EXTENSIONS),
+                ("continue_from", AUDIO_EXTENSIONS))
 PREVIEW_NAME = "preview.wav"
 PLAN_NAME = "plan.npz"
 MELODY_MIDI_NAME = "melody.mid"
@@ -116,9 +130,17 @@ class EngineService:
         queue_size: int = 8,
         workers: int = 1,
         retention_s: float = 3600.0,
+        input_folders: Iterable[Path] = (),
     ) -> None:
         self.model = ModelSlot(model)
         self.library = library
+        # The library is always an input folder (a clip it made may be continued).
+        self.inputs = InputFolders((library.root, *input_folders))
+        # A random key per TCP connection (its Replier): a connection's identity that no
+        # other connection can take, even one that later gets the same address and port.
+        self._connection_keys: weakref.WeakKeyDictionary[Replier, str] = (
+            weakref.WeakKeyDictionary())
+        self._keys_lock = threading.Lock()
         self.book = JobBook(queue_size, retention_s)
         self._workers = workers
         self._stopping = threading.Event()
@@ -169,8 +191,23 @@ class EngineService:
 
     # ------------------------------------------------------------------ requests
 
+    def owner_of(self, request: Request, replier: Replier) -> str:
+        """The owner key of a request: who it speaks for. The token (when the engine has
+        one) and the request's ``client_id``; without a client_id, its TCP connection, or
+        over UDP its reply address (host and reply port). Hashed: no record holds a secret."""
+        if request.client_id:
+            basis = f"client:{request.client_id}"
+        elif replier.peer.startswith("tcp:"):
+            with self._keys_lock:
+                key = self._connection_keys.setdefault(replier, secrets.token_hex(16))
+            basis = f"connection:{key}"
+        else:
+            basis = f"address:{replier.peer}"
+        return hashlib.sha256(f"{request.token}\0{basis}".encode()).hexdigest()
+
     def handle(self, request: Request, replier: Replier) -> None:
         """Answer one request (the OscListener's handler)."""
+        owner = self.owner_of(request, replier)
         match request:
             case Hello():
                 replier.send(self._hello(request.request_id))
@@ -180,7 +217,7 @@ class EngineService:
                                     request.request_id)
             case Generate():
                 try:
-                    self._submit(request, replier)
+                    self._submit(request, replier, owner)
                 except OutsideLibrary:  # <library>/<id> is a link out of the library
                     raise ProtocolError(
                         ErrorCode.BAD_ARGUMENT,
@@ -188,11 +225,11 @@ class EngineService:
                         request.request_id,
                     ) from None
             case Cancel():
-                self._cancel(request.request_id, replier)
+                self._cancel(request.request_id, replier, owner)
             case Status():
-                self._status(request.request_id, replier)
+                self._status(request.request_id, replier, owner)
             case ListJobs():
-                jobs, more = self.book.newest(limits.MAX_LISTED_JOBS)
+                jobs, more = self.book.newest(limits.MAX_LISTED_JOBS, owner)
                 replier.send(
                     JobList(
                         request_id=request.request_id,
@@ -213,21 +250,20 @@ class EngineService:
             queue_size=self.book.queue_size,
         )
 
-    def _submit(self, request: Generate, replier: Replier) -> None:
+    def _submit(self, request: Generate, replier: Replier, owner: str) -> None:
         if self.model.state in (ModelState.MISSING, ModelState.ERROR):
             raise ProtocolError(ErrorCode.NO_MODEL, self.model.problem, request.request_id)
-        for name, extensions in (("melody", MELODY_EXTENSIONS), ("reference", AUDIO_EXTENSIONS),
-                                 ("continue_from", AUDIO_EXTENSIONS)):
-            if getattr(request, name):
-                _check_input_file(name, getattr(request, name), extensions, request.request_id)
-        if request.keep_from and not (
-            self.library.job_dir(request.keep_from) / PLAN_NAME
-        ).is_file():
-            raise ProtocolError(
-                ErrorCode.BAD_ARGUMENT,
-                f"keep_from: no finished job {request.keep_from!r} with a plan to keep",
-                request.request_id,
-            )
+        self._resolved_inputs(request)
+        if request.keep_from:
+            try:
+                self._kept_plan(request.keep_from, owner)
+            except ProtocolError:
+                raise ProtocolError(
+                    ErrorCode.BAD_ARGUMENT,
+                    f"keep_from: no finished job {request.keep_from!r} of yours with a plan "
+                    "to keep",
+                    request.request_id,
+                ) from None
         seed = request.seed if request.seed >= 0 else secrets.randbelow(2**31)
         if (
             not self.book.knows(request.request_id)
@@ -239,7 +275,7 @@ class EngineService:
                 f"the clip library already holds a job {request.request_id!r}; use a new id",
                 request.request_id,
             )
-        job = self.book.submit(Job(request=request, seed=seed))
+        job = self.book.submit(Job(request=request, seed=seed, owner=owner))
         job.subscribe(replier)
         replier.send(
             Ack(request_id=job.id, state=job.status.value, queue_position=self.book.position(job))
@@ -247,8 +283,8 @@ class EngineService:
         if job.outcome is not None:  # a re-sent request for a finished job
             replier.send(job.outcome)
 
-    def _cancel(self, job_id: str, replier: Replier) -> None:
-        job, was_waiting = self.book.cancel(job_id)
+    def _cancel(self, job_id: str, replier: Replier, owner: str) -> None:
+        job, was_waiting = self.book.cancel(job_id, owner)
         if was_waiting:
             self.book.finish(job, JobStatus.CANCELLED, _cancelled(job))
             job.stage = JobStatus.CANCELLED.value
@@ -256,11 +292,13 @@ class EngineService:
         if was_waiting:
             job.notify(job.outcome)
 
-    def _status(self, job_id: str, replier: Replier) -> None:
+    def _status(self, job_id: str, replier: Replier, owner: str) -> None:
         try:
-            job = self.book.get(job_id)
+            job = self.book.get(job_id, owner)
         except ProtocolError:
-            outcome = self._outcome_from_library(job_id)
+            if self.book.knows(job_id):  # another client's job: it does not exist for this one
+                raise
+            outcome = self._outcome_from_library(job_id, owner)
             if outcome is None:
                 raise
             state = JobStatus.DONE if isinstance(outcome, Done) else JobStatus.FAILED
@@ -285,11 +323,14 @@ class EngineService:
             queue_position=self.book.position(job),
         )
 
-    def _outcome_from_library(self, job_id: str) -> Done | Fail | None:
+    def _outcome_from_library(self, job_id: str, owner: str) -> Done | Fail | None:
         """Rebuild the done (or, for a job a killed engine left, the interrupted fail) reply
-        of a job that ended before this engine started."""
+        of a job of ``owner``'s that ended before this engine started (None for another's,
+        or one whose record names no owner)."""
         try:
             metadata = self.library.read_json(self.library.job_dir(job_id) / METADATA_NAME)
+            if metadata.get("owner") != owner:
+                return None
             if "fail" in metadata:
                 fail = metadata["fail"]
                 return Fail(request_id=job_id, code=ErrorCode(fail["code"]),
@@ -328,7 +369,7 @@ class EngineService:
             context.progress(0.0, Stage.GENERATING)
             # One torch thread (on this worker thread only): generation is thousands of small
             # steps, and on a busy 2-core machine every op waits for a second thread.
-            raw = render(generator, self._generation_request(request), job.seed,
+            raw = render(generator, self._generation_request(job), job.seed,
                          sample_rate=request.sample_rate, context=context, threads=1)
             context.progress(1.0, Stage.WRITING)
             stems = {}
@@ -379,22 +420,58 @@ class EngineService:
                 job, ErrorCode.WRITE_FAILED, f"could not write the clips: {exc.strerror or exc}"
             )
 
-    def _generation_request(self, request: Generate) -> GenerationRequest:
-        """The model's request for a generate message (the edge between the protocol and
-        the model): input paths as given, a keep_from job's plan read from its folder."""
-        kept = self._kept_plan(request.keep_from) if request.keep_from else None
-        return from_generate(request, keep_plan=kept)
+    def _generation_request(self, job: Job) -> GenerationRequest:
+        """The model's request for a job's generate message (the edge between the protocol
+        and the model): input paths checked again and resolved (the model reads the real
+        file, never a link that may have changed since the job was submitted), a keep_from
+        job's plan read from its folder."""
+        request = job.request
+        kept = self._kept_plan(request.keep_from, job.owner) if request.keep_from else None
+        return from_generate(self._resolved_inputs(request), keep_plan=kept)
 
-    def _kept_plan(self, job_id: str) -> KeptPlan:
-        """The plan a finished job left in its folder, or a bad_argument error."""
-        path = self.library.job_dir(job_id) / PLAN_NAME
+    def _resolved_inputs(self, request: Generate) -> Generate:
+        """``request`` with each input path replaced by the real file it names, or a
+        bad_argument error for one the engine will not read (see ``engine.server.inputs``:
+        missing, unreadable and outside the input folders get the same answer)."""
+        resolved: dict[str, Any] = {}
+        for name, extensions in INPUT_FIELDS:
+            if getattr(request, name):
+                try:
+                    resolved[name] = str(self.inputs.resolve(getattr(request, name), extensions))
+                except InputRefused as refused:
+                    raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"{name}: {refused}",
+                                        request.request_id) from None
+        return dataclasses.replace(request, **resolved) if resolved else request
+
+    def _owns(self, job_id: str, owner: str) -> bool:
+        """Whether ``owner`` made the job ``job_id`` (in memory, or recorded in the library)."""
+        if self.book.knows(job_id):
+            try:
+                self.book.get(job_id, owner)
+                return True
+            except ProtocolError:
+                return False
         try:
-            with np.load(path, allow_pickle=False) as data:
-                return {name: data[name] for name in data.files}
-        except (OSError, ValueError) as error:
+            record = self.library.read_json(self.library.job_dir(job_id) / METADATA_NAME)
+        except (OSError, ValueError, OutsideLibrary):
+            return False
+        return isinstance(record, dict) and record.get("owner") == owner
+
+    def _kept_plan(self, job_id: str, owner: str) -> KeptPlan:
+        """The plan a finished job of ``owner``'s left in its folder, read only as a regular
+        file there (never through a link), or a bad_argument error."""
+        try:
+            if not self._owns(job_id, owner):
+                raise OSError(f"{job_id} is not this client's job")
+            data = self.library.read_regular(self.library.job_dir(job_id) / PLAN_NAME,
+                                             MAX_INPUT_BYTES)
+            with np.load(io.BytesIO(data), allow_pickle=False) as plan:
+                return {name: plan[name] for name in plan.files}
+        except (OSError, ValueError, OutsideLibrary) as error:
             raise ProtocolError(ErrorCode.BAD_ARGUMENT,
                                 f"keep_from: job {job_id!r} left no plan to keep (it is "
-                                "unknown, failed, or made by another model)") from error
+                                "unknown, not yours, failed, or made by another model)"
+                                ) from error
 
     def _record_running(self, job: Job) -> None:
         """Note in the library that the job runs: found by the next engine's sweep if this
@@ -402,10 +479,11 @@ class EngineService:
         request_fields = {
             f.name: getattr(job.request, f.name)
             for f in fields(job.request)
-            if f.name not in ("token", "reply_port")
+            if f.name not in UNRECORDED_FIELDS
         }
         self.library.write_json(self.library.job_dir(job.id) / METADATA_NAME, {
             "job_id": job.id,
+            "owner": job.owner,
             "state": JobStatus.RUNNING.value,
             "request": request_fields,
             "engine_version": STEMLOOM_VERSION,
@@ -419,12 +497,13 @@ class EngineService:
         request_fields = {
             f.name: getattr(job.request, f.name)
             for f in fields(job.request)
-            if f.name not in ("token", "reply_port")
+            if f.name not in UNRECORDED_FIELDS
         }
         self.library.write_json(
             Path(done.metadata),
             {
                 "job_id": job.id,
+                "owner": job.owner,
                 "request": request_fields,
                 "done": done_fields,
                 "generation_seconds": round(seconds, 3),
@@ -482,23 +561,3 @@ def _discard(job_dir: Path) -> None:
     """Remove what a job that did not finish wrote: no clip of a failed job is left behind."""
     shutil.rmtree(job_dir, ignore_errors=True)
 
-
-def _check_input_file(field: str, path_text: str, extensions: tuple[str, ...],
-                      request_id: str) -> None:
-    """An input file (melody, reference, clip to continue) must be an existing, modest file
-    of a kind the engine reads, given by absolute path."""
-    path = Path(path_text)
-    problem = None
-    try:
-        if not path.is_absolute():
-            problem = "must be an absolute path"
-        elif path.suffix.lower() not in extensions:
-            problem = f"must end in one of {', '.join(extensions)}"
-        elif not path.is_file():
-            problem = "no such file"
-        elif path.stat().st_size > MAX_INPUT_BYTES:
-            problem = f"larger than {MAX_INPUT_BYTES // (1024 * 1024)} MB"
-    except (OSError, ValueError) as exc:  # a name too long, a loop of links, no permission
-        problem = f"cannot be read ({exc.strerror if isinstance(exc, OSError) else exc})"
-    if problem:
-        raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"{field}: {problem}", request_id)

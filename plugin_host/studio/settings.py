@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from bridge.client import EngineClient
+from bridge.identity import user_client_id
 
 
 class RunningEngine(Protocol):
@@ -43,8 +44,10 @@ class StudioSettings:
     input_device: int | str | None = None
     output_device: int | str | None = None
     play_previews: bool = True
+    # Names this user's jobs to the engine, so the window finds them again after a restart.
+    client_id: str = field(default_factory=user_client_id)
 
     def connect(self) -> EngineClient:
         """A new client for the engine."""
         return EngineClient(self.host, self.port, transport=self.transport, token=self.token,
-                            timeout=self.timeout)
+                            client_id=self.client_id, timeout=self.timeout)

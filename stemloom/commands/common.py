@@ -9,6 +9,7 @@ from pathlib import Path
 from platformdirs import user_data_path
 
 from bridge.client import EngineClient
+from bridge.identity import user_client_id
 from bridge.listener import DEFAULT_PORT
 
 
@@ -51,9 +52,8 @@ def parse_address(text: str) -> tuple[str, int]:
 def connect(args: argparse.Namespace) -> EngineClient:
     """A client for the engine named by the common options."""
     host, port = parse_address(args.engine)
-    return EngineClient(
-        host, port, transport=args.transport, token=args.token, timeout=args.timeout
-    )
+    return EngineClient(host, port, transport=args.transport, token=args.token,
+                        client_id=user_client_id(), timeout=args.timeout)
 
 
 def fail(message: str, code: int = 2) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 from pathlib import Path
 
 from bridge.listener import DEFAULT_PORT, is_loopback
@@ -48,6 +49,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="'default' (the shipped trained model), a generator folder, or 'random-tiny' "
         "(untrained, tests only)",
     )
+    serve.add_argument(
+        "--input-folder", dest="input_folders", type=Path, action="append", default=None,
+        metavar="DIR",
+        help="a folder whose files requests may name as melody, reference or continue_from "
+        "(repeatable; links out of it are not followed). Besides the clip library, the "
+        "default is your home folder and the temp folder on loopback and none off loopback; "
+        "giving any replaces that default",
+    )
     serve.add_argument("--queue-size", type=int, default=8, help="jobs that may wait at once")
     serve.add_argument("--workers", type=int, default=1, help="jobs generated at once")
     serve.set_defaults(func=_serve)
@@ -73,9 +82,20 @@ def _serve(args: argparse.Namespace) -> int:
             model=args.model,
             queue_size=args.queue_size,
             workers=args.workers,
+            input_folders=_input_folders(args),
         )
     except OSError as exc:  # the port is taken, the address is not this machine's, ...
         return fail(f"cannot serve on {args.host}: {exc.strerror or exc}")
+
+
+def _input_folders(args: argparse.Namespace) -> list[Path]:
+    """The folders inputs may be read from besides the library: those given, else the home
+    and temp folders for a loopback engine (a producer's takes and MIDI clips live anywhere
+    in home; DAWs and tools export clips to temp) and none for one other machines reach
+    (they send files that are already in the library)."""
+    if args.input_folders is not None:
+        return [folder.expanduser().absolute() for folder in args.input_folders]
+    return [Path.home(), Path(tempfile.gettempdir())] if is_loopback(args.host) else []
 
 
 def _token(args: argparse.Namespace) -> str:

@@ -17,6 +17,7 @@ from tqdm import tqdm
 from bridge import limits
 from bridge.client import EngineClient, EngineUnreachable
 from bridge.errors import ProtocolError
+from bridge.identity import user_client_id
 from bridge.listener import DEFAULT_PORT
 from bridge.messages import Done, Generate, Preview, Progress
 from bridge.words import DEFAULT_STEMS, Resolved, resolve_request
@@ -379,7 +380,8 @@ def _engine(args: argparse.Namespace) -> Iterator[EngineClient]:
     print(f"No engine running; starting one (model {args.model!r})...", flush=True)
     with (
         LocalEngine(default_library(), model=args.model) as engine,
-        EngineClient(port=engine.udp_port, timeout=args.timeout) as client,
+        EngineClient(port=engine.udp_port, client_id=user_client_id(),
+                     timeout=args.timeout) as client,
     ):
         yield client
 

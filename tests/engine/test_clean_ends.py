@@ -39,6 +39,7 @@ from stemloom.local_engine import LocalEngine, free_port
 # whenever the test acts. Short jobs: one bar.
 LONG = {"prompt": "drums", "bpm": 20.0, "bars": 64, "stems": ("drums",)}
 SHORT = {"prompt": "drums", "bars": 1, "stems": ("drums",)}
+CLIENT_ID = "clean-ends-tests-0123456789"  # the jobs' owner, whichever socket asks
 # SIGTERM to exit: the engine's own bound is 10 s; it should need far less.
 EXIT_WITHIN_S = 8.0
 
@@ -105,7 +106,7 @@ def test_a_killed_engines_job_is_reported_interrupted_and_its_leftovers_swept(tm
     library = tmp_path / "library"
     with LocalEngine(library, model="random-tiny") as first:
         assert first.process is not None
-        with EngineClient(port=first.udp_port, timeout=5) as client:
+        with EngineClient(port=first.udp_port, client_id=CLIENT_ID, timeout=5) as client:
             finished = client.wait(client.submit(Generate(request_id="finished", **SHORT))
                                    .request_id, timeout=60)
             client.submit(Generate(request_id="killed", **LONG))
@@ -121,7 +122,7 @@ def test_a_killed_engines_job_is_reported_interrupted_and_its_leftovers_swept(tm
     finished_files = sorted(p.name for p in (library / "finished").iterdir())
 
     with LocalEngine(library, model="random-tiny") as second, \
-            EngineClient(port=second.udp_port, timeout=5) as client:
+            EngineClient(port=second.udp_port, client_id=CLIENT_ID, timeout=5) as client:
         state, outcome = client.status("killed")
         assert state.state == JobStatus.FAILED
         assert isinstance(outcome, Fail) and outcome.code == ErrorCode.INTERRUPTED

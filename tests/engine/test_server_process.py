@@ -17,10 +17,13 @@ from bridge.timing import clip_samples
 from stemloom.local_engine import LocalEngine
 from tests.conftest import library_files
 
+# One user's id: a job made by one client is theirs from any other socket or process.
+CLIENT_ID = "server-process-tests-0123456789"
+
 
 def _client(engine: LocalEngine, transport: str = "udp") -> EngineClient:
     port = engine.udp_port if transport == "udp" else engine.tcp_port
-    return EngineClient(port=port, transport=transport, timeout=10.0)
+    return EngineClient(port=port, transport=transport, client_id=CLIENT_ID, timeout=10.0)
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])

@@ -18,6 +18,7 @@ from bridge.schema import encode
 from bridge.slip import encode_frame
 from stemloom.local_engine import LocalEngine
 
+CLIENT_ID = "slow-clients-tests-0123456789"  # one user, two connections
 
 def _is_closed(sock: socket.socket, within: float) -> bool:
     """Read (and discard) until the engine closes ``sock``; False if it is still open."""
@@ -63,13 +64,14 @@ def test_a_client_that_never_reads_does_not_delay_another_clients_job(tmp_path: 
             # Submit a job, then ask for far more replies than any buffer holds and never read
             # one: an engine that waits for its clients stalls sending this job's progress.
             frames = encode_frame(encode(Generate(request_id="stuck", prompt="x", bars=16,
-                                                  stems=("drums",))))
+                                                  stems=("drums",), client_id=CLIENT_ID)))
             frames += b"".join(encode_frame(encode(Hello(request_id=f"h{i}")))
                                for i in range(20000))
             flooder = threading.Thread(target=_flood, args=(stuck, frames, 15.0), daemon=True)
             flooder.start()
             time.sleep(0.5)
-            with EngineClient(port=engine.tcp_port, transport="tcp", timeout=5) as other:
+            with EngineClient(port=engine.tcp_port, transport="tcp", client_id=CLIENT_ID,
+                              timeout=5) as other:
                 submitted = time.monotonic()
                 other.submit(Generate(request_id="other", prompt="x", bars=1, stems=("drums",)))
                 other.wait("other", timeout=20, poll_interval=1.0)  # queued behind "stuck"
