@@ -342,10 +342,18 @@ class EngineService:
     # -------------------------------------------------------------------- workers
 
     def _work(self) -> None:
+        """The worker loop. It supervises itself: whatever escapes one job's own handling
+        (a failure while reporting a failure, say) is logged and the loop goes on, so the
+        queue is never left without a worker while hello says ready."""
         while not self._stopping.is_set():
-            job = self.book.take()
-            if job is None:
-                continue
+            try:
+                self._work_on_next()
+            except Exception:
+                log.exception("the worker recovered from an error outside any job")
+
+    def _work_on_next(self) -> None:
+        job = self.book.take()
+        if job is not None:
             try:
                 self._record_running(job)
                 self._run(job)

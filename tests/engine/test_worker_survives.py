@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bridge.listener import Replier
 from bridge.messages import Done, Fail, Generate, decode
+from engine.server.jobs import Job
 from engine.server.library import ClipLibrary
 from engine.server.service import EngineService
 
@@ -40,6 +41,37 @@ def test_a_job_folder_swapped_for_a_link_fails_alone(tmp_path: Path) -> None:
         assert (outside / "keep.txt").read_text() == "not the engine's"
         service.handle(Generate(request_id="next", prompt="x", bars=1, stems=("drums",)),
                        replier)
+        assert isinstance(_wait_for_outcome(replies, "next"), Done)
+    finally:
+        service.stop()
+
+
+def test_the_worker_outlives_a_failure_to_report_a_failure(tmp_path: Path) -> None:
+    """A job whose record cannot be written, and whose failure cannot be reported either (a
+    full disk, say), leaves the worker running: the next job is made."""
+    service = EngineService("random-tiny", ClipLibrary(tmp_path / "library"))
+    replies: list = []
+    replier = Replier(lambda data: replies.append(decode(data)), "test", 1 << 20)
+    record, report = service._record_running, service._fail
+    broken = {"doomed"}
+
+    def record_running(job: Job) -> None:
+        if job.id in broken:
+            raise OSError("No space left on device")
+        record(job)
+
+    def fail(job: Job, *args: object) -> None:
+        if job.id in broken:
+            broken.clear()
+            raise OSError("No space left on device")
+        report(job, *args)
+
+    service._record_running, service._fail = record_running, fail
+    for job_id in ("doomed", "next"):
+        service.handle(Generate(request_id=job_id, prompt="x", bars=1, stems=("drums",)),
+                       replier)
+    service.start()
+    try:
         assert isinstance(_wait_for_outcome(replies, "next"), Done)
     finally:
         service.stop()
