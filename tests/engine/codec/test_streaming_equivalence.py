@@ -114,9 +114,11 @@ def test_streamed_equals_offline_float32() -> None:
 def test_the_preview_is_the_offline_decode_of_what_is_final(codec64: Codec) -> None:
     """The generation preview: coarse codes (fewer levels than the codec's) arrive as a
     growing array, the first candidate's rows are summed and the continued clip's frames are
-    skipped; every preview is the offline decode of the frames known so far, minus the
-    look-ahead, and the last one stops exactly ``latency_frames`` short of the end."""
-    from engine.generator.pipeline import _Previewer
+    skipped. Each preview reaches ``PREVIEW_LOOKAHEAD`` frames short of what is known (a short
+    look-ahead, for a first sound sooner: close to the offline decode, not equal), never
+    changes what it sent, and the last one (``final``) ends the clip exactly as decoded
+    offline."""
+    from engine.generator.pipeline import PREVIEW_LOOKAHEAD, _Previewer
 
     codes = _codes(rows=3)[:, :, :2]  # coarse levels only
     hop = codec64.cfg.hop
@@ -125,13 +127,18 @@ def test_the_preview_is_the_offline_decode_of_what_is_final(codec64: Codec) -> N
     previewer = _Previewer(codec64, plan)
     skip = 2 * prompt_frames * hop
     offline = codec64.decode(codes)[[0, 2]].sum(0).numpy()[:, skip:]
-    lag = StreamingDecoder(codec64).latency_frames
-    previews = []
+    peak = np.abs(offline).max()
+    previews: list[np.ndarray] = []
     for known in (4, 11, 40, 41, FRAMES):
-        mix = previewer.push(codes[..., :known])
-        if mix is not None:
-            previews.append(mix)
-            assert mix.shape == (2, (known - lag) * hop - skip)
-            error = np.abs(mix - offline[:, : mix.shape[1]]).max()
-            assert error <= TOLERANCE * np.abs(offline).max()
-    assert len(previews) >= 2
+        mix = previewer.push(codes[..., :known], final=known == FRAMES)
+        if mix is None:
+            continue
+        end = known if known == FRAMES else known - PREVIEW_LOOKAHEAD
+        assert mix.shape == (2, end * hop - skip)
+        if previews:  # what was sent stays as it was sent
+            assert np.array_equal(mix[:, : previews[-1].shape[1]], previews[-1])
+        assert np.abs(mix - offline[:, : mix.shape[1]]).max() <= 0.1 * peak
+        previews.append(mix)
+    assert len(previews) >= 3 and previews[-1].shape == offline.shape
+    last = previews[-2].shape[1]  # the final chunk is decoded with everything after it
+    assert np.abs(previews[-1][:, last:] - offline[:, last:]).max() <= TOLERANCE * peak
