@@ -11,7 +11,7 @@ import os
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before Qt loads: no display needed
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,7 @@ from plugin_host.studio.form import WORDS_DELAY_MS
 from plugin_host.studio.settings import StudioSettings
 from plugin_host.studio.window import PROMPT_CONTRADICTS, StudioWindow
 from stemloom.local_engine import LocalEngine, free_port
+from tests.plugin_host.test_studio import wait_until
 
 ACID = "acid house, 126 bpm, Gm, squelchy 303 line, crisp hats"
 # The window with the acid-house prompt typed, for docs/images/studio-words.png.
@@ -60,16 +61,6 @@ def window(app: QApplication, tmp_path: Path) -> Iterator[StudioWindow]:
     shown = open_window(tmp_path, free_port())
     yield shown
     shown.close()
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str) -> None:
-    """Run the Qt event loop until ``condition()`` is true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        QApplication.processEvents()
-        time.sleep(0.02)
 
 
 def pause(seconds: float = WORDS_DELAY_MS / 1000 + 0.25) -> None:
