@@ -18,7 +18,8 @@ from pathlib import Path
 
 MAX_INPUT_BYTES = 50 * 1024 * 1024
 # The one answer for a path the engine will not read, whatever the reason.
-NOT_READABLE = "no readable file at this path inside the engine's input folders"
+NOT_READABLE = ("no readable file at this path inside the engine's input folders (a folder of "
+                "yours elsewhere: stemloom engine serve --input-folder DIR)")
 
 
 class InputRefused(ValueError):
