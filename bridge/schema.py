@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.parsing import osc_types
 
 from bridge.errors import ErrorCode, ProtocolError
 
@@ -121,8 +122,20 @@ def encode(message: Message) -> bytes:
     return builder.build().dgram
 
 
+# The OSC type tags python-osc decodes. Any other it skips with a warning on the root logger,
+# one log line per hostile packet, so such a packet is refused before python-osc sees it.
+_KNOWN_TYPE_TAGS = frozenset("ifdsbrmhtTFN[]")
+
+
 def decode(data: bytes) -> Message:
     """Parse and validate one OSC datagram into its message; raise ProtocolError if it is bad."""
+    try:
+        _, tags_at = osc_types.get_string(data, 0)
+        tags, _ = osc_types.get_string(data, tags_at)
+    except (osc_types.ParseError, UnicodeDecodeError):
+        tags = ","  # no type tags to check: OscMessage below says what is wrong
+    if not set(tags[1:]) <= _KNOWN_TYPE_TAGS:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "not an OSC message (an unknown type tag)")
     try:
         osc = OscMessage(data)
         address = osc.address

@@ -171,3 +171,17 @@ def test_doubles_beyond_float32_are_refused() -> None:
     with pytest.raises(ProtocolError) as caught:
         decode(builder.build().dgram)
     assert caught.value.code == ErrorCode.BAD_ARGUMENT
+
+
+@pytest.mark.parametrize("tag", ["c", "S", "I", "u"])
+def test_an_unknown_type_tag_is_refused_without_a_log_line(
+        tag: str, caplog: pytest.LogCaptureFixture) -> None:
+    """python-osc skips a type it does not know with a warning on the root logger: a hostile
+    client could grow the engine's log a line per packet. Such a packet is refused first."""
+    hello = encode(Hello(request_id="h1"))
+    tags_at = hello.index(b",")
+    packet = hello[:tags_at] + b",s" + tag.encode() + b"\0" + b"h1\0\0" + b"\0\0\0\0"
+    with caplog.at_level("DEBUG"), pytest.raises(ProtocolError) as caught:
+        decode(packet)
+    assert caught.value.code == ErrorCode.BAD_MESSAGE and "type tag" in caught.value.message
+    assert caplog.records == []
