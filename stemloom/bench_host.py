@@ -20,17 +20,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
 
 from bridge.messages import Done
-
-if TYPE_CHECKING:
-    from plugin_host.daw.base import DawAdapter
 
 STEMS = ("drums", "bass", "keys", "lead")
 BPM, BARS, RATE = 120.0, 8, 48000
@@ -92,34 +87,28 @@ def _startup(runs: int) -> dict[str, object]:
 
 def _placement(daw: str, done: Done, folder: Path, runs: int) -> dict[str, object]:
     """Median seconds from ``done`` to clips placed, into a new and an existing session."""
-    from plugin_host.daw import get_adapter
-    from plugin_host.placement import place_job
+    from plugin_host.placement import open_adapter, place_job
 
     if daw == "ardour" and shutil.which("ardour7-lua") is None:
         return {"place_ardour": "skipped: ardour7-lua is not installed"}
     runs = min(runs, _ARDOUR_RUNS) if daw == "ardour" else runs
     results: dict[str, object] = {}
+    facts: dict = {"bpm": BPM, "time_signature": (4, 4), "sample_rate": RATE}
     for existing in (False, True):
         times = []
         for run in range(runs):
             session = folder / f"{'merge' if existing else 'new'}-{run}" / SESSION_NAMES[daw]
             if existing:  # a session that already holds the four stems
-                place_job(done, "bench", _open(get_adapter, daw, session),
+                place_job(done, "bench", open_adapter(daw, session, **facts),
                           clips_root=folder / "clips")
-            adapter = _open(get_adapter, daw, session)
+            # The session's own facts: an existing session takes them, a new one is made so.
+            adapter = open_adapter(daw, session, **facts)
             started = time.perf_counter()
             place_job(done, "bench", adapter, clips_root=folder / "clips")
             times.append(time.perf_counter() - started)
         key = f"place_{daw}_{'existing' if existing else 'new'}_session_s_median"
         results[key] = round(statistics.median(times), 3)
     return results
-
-
-def _open(get_adapter: Callable[..., DawAdapter], daw: str, session: Path) -> DawAdapter:
-    """The adapter on ``session``: a new one at the bench's tempo, an existing one as is."""
-    if session.exists():
-        return get_adapter(daw, path=session)
-    return get_adapter(daw, path=session, bpm=BPM, time_signature=(4, 4), sample_rate=RATE)
 
 
 def _fake_done(folder: Path) -> Done:

@@ -17,6 +17,7 @@ from plugin_host.daw.base import (
     SessionMismatch,
     TrackKind,
     TrackRef,
+    grid_clash,
     refuse_other_grid,
 )
 
@@ -34,7 +35,7 @@ _ADAPTERS = {
 
 __all__ = ["LIVE_DAWS", "ClipRef", "DawAdapter", "PlacementError", "SessionInfo",
            "SessionMismatch", "TrackKind", "TrackRef", "adapter_names", "get_adapter",
-           "refuse_other_grid"]
+           "grid_clash", "refuse_other_grid"]
 
 
 def adapter_names() -> list[str]:

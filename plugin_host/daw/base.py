@@ -94,17 +94,32 @@ def refuse_other_grid(session: SessionInfo, *, bpm: float | None = None,
                       time_signature: tuple[int, int] | None = None,
                       sample_rate: int | None = None, what: str = "the request") -> None:
     """Raise SessionMismatch naming every given fact that differs from ``session``'s."""
+    clash = grid_clash(what, (bpm, session.bpm), (time_signature, session.time_signature),
+                       (sample_rate, session.sample_rate))
+    if clash:
+        raise SessionMismatch(clash)
+
+
+def grid_clash(what: str, bpm: tuple[float | None, float | None],
+               meter: tuple[tuple[int, int] | None, tuple[int, int] | None],
+               rate: tuple[int | None, int | None] = (None, None)) -> str | None:
+    """Why ``what`` cannot go into the session, or None: each pair is (asked, the
+    session's), and a fact either side leaves out is not compared."""
+    (asked_bpm, session_bpm), (asked_meter, session_meter) = bpm, meter
+    asked_rate, session_rate = rate
     differences = []
-    if bpm is not None and abs(float(bpm) - session.bpm) > _TEMPO_TOLERANCE:
-        differences.append(f"{float(bpm):g} BPM, the session runs at {session.bpm:g} BPM")
-    if time_signature is not None and tuple(time_signature) != session.time_signature:
-        meter = "/".join(map(str, time_signature))
-        differences.append(f"{meter}, the session is in {session.meter_name}")
-    if sample_rate is not None and int(sample_rate) != session.sample_rate:
-        differences.append(f"{sample_rate} Hz, the session runs at {session.sample_rate} Hz")
-    if differences:
-        raise SessionMismatch(
-            f"{what} is at {'; '.join(differences)}. Clips placed into a session are made on "
+    if (asked_bpm is not None and session_bpm is not None
+            and abs(float(asked_bpm) - session_bpm) > _TEMPO_TOLERANCE):
+        differences.append(f"{float(asked_bpm):g} BPM, the session runs at {session_bpm:g} BPM")
+    if asked_meter is not None and session_meter is not None and (
+            tuple(asked_meter) != tuple(session_meter)):
+        differences.append(f"{'/'.join(map(str, asked_meter))}, the session is in "
+                           f"{'/'.join(map(str, session_meter))}")
+    if asked_rate is not None and session_rate is not None and int(asked_rate) != session_rate:
+        differences.append(f"{asked_rate} Hz, the session runs at {session_rate} Hz")
+    if not differences:
+        return None
+    return (f"{what} is at {'; '.join(differences)}. Clips placed into a session are made on "
             "its grid and the session is never retimed: leave the tempo, meter and sample "
             "rate out (the session's are used) or give the session's own")
 

@@ -245,17 +245,16 @@ def _generate(args: argparse.Namespace) -> int:
 def _clash_with_session_flags(args: argparse.Namespace) -> str | None:
     """Why an explicit tempo or meter cannot be used in the session an in-DAW script
     describes (--session-bpm, --session-time-signature), or None: its grid wins."""
-    clashes = []
-    if args.bpm and args.session_bpm and abs(args.bpm - args.session_bpm) > 1e-3:
-        clashes.append(f"{args.bpm:g} BPM, the session runs at {args.session_bpm:g} BPM")
-    if (args.time_signature and args.session_time_signature
-            and args.time_signature != args.session_time_signature):
-        clashes.append(f"{args.time_signature}, the session is in "
-                       f"{args.session_time_signature}")
-    if not clashes:
-        return None
-    return (f"the request is at {'; '.join(clashes)}. Clips for a session are made on its "
-            "grid: leave --bpm/--time-signature out or give the session's own")
+    from plugin_host.daw import grid_clash
+
+    def meter(text: str | None) -> tuple[int, int] | None:
+        if not text:
+            return None
+        numerator, _, denominator = text.partition("/")
+        return int(numerator), int(denominator)
+
+    return grid_clash("the request", (args.bpm or None, args.session_bpm or None),
+                      (meter(args.time_signature), meter(args.session_time_signature)))
 
 
 def _absolute(path: str) -> str:
