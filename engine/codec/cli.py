@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.codec import io
+from engine.codec import io, level
 from engine.codec.streaming import decode_chunked
 
 
@@ -19,7 +19,8 @@ def _fail(message: str) -> int:
 
 def encode_file(source: Path, target: Path, weights: Path | None = None,
                 levels: int | None = None) -> int:
-    """Encode an audio file to a token file; returns an exit code (2 on bad input)."""
+    """Encode an audio file to a token file with the gains that bring its decode back to
+    the file's level; returns an exit code (2 on bad input)."""
     try:
         codec = io.load_codec(weights)
         if levels is not None and not 1 <= levels <= codec.cfg.n_q:
@@ -27,8 +28,10 @@ def encode_file(source: Path, target: Path, weights: Path | None = None,
         audio = io.read_audio(source, codec.cfg.sample_rate)
         if not np.isfinite(audio).all():
             return _fail(f"{source}: the audio holds NaN or infinite samples")
-        codes = codec.encode(torch.from_numpy(audio)[None], levels)[0].numpy()
-        io.save_tokens(target, codes, audio.shape[1], codec.cfg)
+        codes = codec.encode(torch.from_numpy(audio)[None], levels)
+        decoded = codec.decode(codes)[0, :, : audio.shape[1]].numpy()
+        gains = level.measure_gains(audio, decoded, codec.cfg.hop)
+        io.save_tokens(target, codes[0].numpy(), audio.shape[1], codec.cfg, gains)
     except (io.CodecFileError, FileNotFoundError) as error:
         return _fail(str(error))
     return 0
@@ -36,17 +39,21 @@ def encode_file(source: Path, target: Path, weights: Path | None = None,
 
 def decode_file(source: Path, target: Path, weights: Path | None = None,
                 chunk_seconds: float = 0.0) -> int:
-    """Decode a token file to a 32 kHz float WAV (streamed in chunks when chunk_seconds > 0)."""
+    """Decode a token file to a 32 kHz float WAV at the level it was encoded from (streamed
+    in chunks when chunk_seconds > 0)."""
     try:
         codec = io.load_codec(weights)
-        codes, samples = io.load_tokens(source, codec.cfg)
-        tensor = torch.from_numpy(codes)[None]
+        tokens = io.load_tokens(source, codec.cfg)
+        tensor = torch.from_numpy(tokens.codes)[None]
         if chunk_seconds > 0:
             chunk = max(1, round(chunk_seconds * codec.cfg.frame_rate))
             audio = decode_chunked(codec, tensor, chunk)
         else:
             audio = codec.decode(tensor)
-        io.write_audio(target, audio[0, :, :samples].numpy(), codec.cfg.sample_rate)
+        decoded = audio[0, :, : tokens.samples].numpy()
+        if tokens.gains is not None:
+            decoded = level.apply_gains(decoded, tokens.gains, codec.cfg.hop)
+        io.write_audio(target, decoded, codec.cfg.sample_rate)
     except (io.CodecFileError, FileNotFoundError) as error:
         return _fail(str(error))
     return 0

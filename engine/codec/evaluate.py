@@ -13,7 +13,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from engine.codec import io, spectral
+from engine.codec import io, level, spectral
 from engine.codec.config import SAMPLE_RATE
 from engine.codec.data import index_tracks, read_track, track_frames
 from engine.codec.model import Codec
@@ -110,39 +110,62 @@ def real_clips(sample_rate: int, folder: Path | None = None, seconds: float = 5.
     return clips
 
 
-def _code(codec: Codec, audio: np.ndarray, levels: int, mid_side: bool = False) -> np.ndarray:
+def _code(codec: Codec, audio: np.ndarray, levels: int, mid_side: bool = False
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """The decode of ``audio`` coded at ``levels``, as the decoder gives it and with the
+    level gains a token file carries (engine.codec.level) applied."""
     x = audio
     if mid_side:
         x = np.stack([(audio[0] + audio[1]) / 2, (audio[0] - audio[1]) / 2])
     y = codec.decode(codec.encode(torch.from_numpy(np.ascontiguousarray(x))[None], levels))
     y = y[0, :, :audio.shape[1]].numpy()
-    return np.stack([y[0] + y[1], y[0] - y[1]]) if mid_side else y
+    levelled = level.apply_gains(y, level.measure_gains(x, y, codec.cfg.hop), codec.cfg.hop)
+    if mid_side:
+        y, levelled = (np.stack([a[0] + a[1], a[0] - a[1]]) for a in (y, levelled))
+    return y, levelled
 
 
 def score_set(codec: Codec, clips: list[tuple[str, np.ndarray]], levels: tuple[int, ...],
               mid_side: bool = True) -> dict:
-    """Mean log-mel distance and SI-SDR of the codec (per level count) and of Opus at the
-    same bitrate, over `clips`."""
+    """Per level count, the codec's mean log-mel distance and SI-SDR (decoded with the level
+    gains a token file carries) and the median level error of its decode without and with
+    them; and Opus at the same bitrate, over `clips`."""
     sr = codec.cfg.sample_rate
-    rows: dict[str, list[tuple[float, float, float]]] = {}
+    rows: dict[str, list[tuple[float, ...]]] = {}
     for _, audio in clips:
         for n_q in levels:
             bitrate = round(2 * codec.cfg.bitrate_at(n_q))
-            y = _code(codec, audio, n_q)
+            raw, y = _code(codec, audio, n_q)
             rows.setdefault(f"codec_{n_q}q", []).append(
-                (log_mel_distance(audio, y, sr), si_sdr(audio, y), bitrate))
+                (log_mel_distance(audio, y, sr), si_sdr(audio, y), bitrate,
+                 level.level_error_db(audio, raw), level.level_error_db(audio, y)))
             o, opus_rate = opus_roundtrip(audio, sr, bitrate)
             rows.setdefault(f"opus_{bitrate // 1000}k", []).append(
-                (log_mel_distance(audio, o, sr), si_sdr(audio, o), opus_rate))
+                (log_mel_distance(audio, o, sr), si_sdr(audio, o), opus_rate,
+                 level.level_error_db(audio, o)))
         if mid_side:
             n_q = max(levels)
-            y = _code(codec, audio, n_q, mid_side=True)
+            raw, y = _code(codec, audio, n_q, mid_side=True)
             rows.setdefault(f"codec_{n_q}q_mid_side", []).append(
-                (log_mel_distance(audio, y, sr), si_sdr(audio, y), 2 * codec.cfg.bitrate_at(n_q)))
-    return {name: {"log_mel_distance": round(float(np.mean([r[0] for r in v])), 4),
-                   "si_sdr_db": round(float(np.mean([r[1] for r in v])), 2),
-                   "bitrate_bps": round(float(np.mean([r[2] for r in v])))}
-            for name, v in rows.items()}
+                (log_mel_distance(audio, y, sr), si_sdr(audio, y), 2 * codec.cfg.bitrate_at(n_q),
+                 level.level_error_db(audio, raw), level.level_error_db(audio, y)))
+    return {name: _summary(v) for name, v in rows.items()}
+
+
+def _summary(rows: list[tuple[float, ...]]) -> dict:
+    out = {"log_mel_distance": round(float(np.mean([r[0] for r in rows])), 4),
+           "si_sdr_db": round(float(np.mean([r[1] for r in rows])), 2),
+           "bitrate_bps": round(float(np.mean([r[2] for r in rows]))),
+           "level_error_db": _level_spread([r[3] for r in rows])}
+    if len(rows[0]) > 4:
+        out["level_error_db_with_gains"] = _level_spread([r[4] for r in rows])
+    return out
+
+
+def _level_spread(errors: list[float]) -> dict:
+    """Median and extremes of per-clip level errors (dB; negative: the decode is quieter)."""
+    return {"median": round(float(np.median(errors)), 2),
+            "min": round(float(np.min(errors)), 2), "max": round(float(np.max(errors)), 2)}
 
 
 def evaluate(weights: Path | None = None, corpus: Path = Path("/tmp/corpus"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io as _io
 import json
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import soundfile as sf
 import torch
 
 from bridge.atomic import atomic_write_bytes
+from engine.codec.level import block_samples
 from engine.codec.model import Codec, CodecConfig
 from engine.training.export import export_weights, load_weights
 
@@ -64,23 +66,40 @@ def load_codec(path: Path | None = None) -> Codec:
     return restore(Codec(CodecConfig(**blob["config"])), blob["state"]).eval()
 
 
-def save_tokens(path: Path, codes: np.ndarray, samples: int, cfg: CodecConfig) -> None:
-    """Write (channels, n_q, frames) codes and what decoding needs to a .npz."""
-    meta = {"format": TOKEN_FORMAT, "version": 1, "sample_rate": cfg.sample_rate,
-            "hop": cfg.hop, "bins": cfg.bins, "samples": int(samples)}
+@dataclass(frozen=True)
+class TokenFile:
+    """What a token file holds: codes, the samples they stand for, and (from version 2)
+    the level gains that bring their decode back to the input's level."""
+
+    codes: np.ndarray  # (channels, n_q, frames) int64
+    samples: int
+    gains: np.ndarray | None  # (channels, blocks) int8, see engine.codec.level
+
+
+def save_tokens(path: Path, codes: np.ndarray, samples: int, cfg: CodecConfig,
+                gains: np.ndarray | None = None) -> None:
+    """Write (channels, n_q, frames) codes, their level gains (if measured) and what
+    decoding needs to a .npz."""
+    meta = {"format": TOKEN_FORMAT, "version": 1 if gains is None else 2,
+            "sample_rate": cfg.sample_rate, "hop": cfg.hop, "bins": cfg.bins,
+            "samples": int(samples)}
+    arrays = {"codes": codes.astype(np.int16), "meta": json.dumps(meta)}
+    if gains is not None:
+        arrays["gains"] = gains.astype(np.int8)
     buffer = _io.BytesIO()
-    np.savez_compressed(buffer, codes=codes.astype(np.int16), meta=json.dumps(meta))
+    np.savez_compressed(buffer, **arrays)
     atomic_write_bytes(Path(path), buffer.getvalue())
 
 
-def load_tokens(path: Path, cfg: CodecConfig) -> tuple[np.ndarray, int]:
-    """Read a token file written by ``save_tokens``: (codes (C, n_q, F), samples)."""
+def load_tokens(path: Path, cfg: CodecConfig) -> TokenFile:
+    """Read a token file written by ``save_tokens`` (version 1 files have no gains)."""
     path = Path(path)
     if not path.is_file():
         raise CodecFileError(f"{path}: no such file")
     try:
         with np.load(path, allow_pickle=False) as data:
             codes, meta = data["codes"].astype(np.int64), json.loads(str(data["meta"]))
+            gains = data["gains"] if "gains" in data.files else None
     except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise CodecFileError(f"{path}: not a codec token file ({error})") from error
     if meta.get("format") != TOKEN_FORMAT or codes.ndim != 3:
@@ -91,7 +110,11 @@ def load_tokens(path: Path, cfg: CodecConfig) -> tuple[np.ndarray, int]:
     if codes.shape[1] > cfg.n_q or codes.min() < 0 or codes.max() >= cfg.bins:
         raise CodecFileError(f"{path}: codes do not fit this codec ({cfg.n_q} levels of "
                              f"{cfg.bins})")
-    return codes, int(meta["samples"])
+    samples = int(meta["samples"])
+    if gains is not None and (gains.dtype != np.int8 or gains.shape != (
+            codes.shape[0], max(1, -(-samples // block_samples(cfg.hop))))):
+        raise CodecFileError(f"{path}: its level gains do not fit its codes")
+    return TokenFile(codes, samples, gains)
 
 
 def read_audio(path: Path, sample_rate: int, max_seconds: float | None = None) -> np.ndarray:
