@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+import numpy as np
 import soundfile as sf
 from platformdirs import user_data_path
 
@@ -16,6 +17,7 @@ from bridge.messages import Done
 from plugin_host.clip_names import clip_name
 from plugin_host.clips import AcidInfo, Subtype, root_note_from_key, write_clip
 from plugin_host.daw import LIVE_DAWS, ClipRef, DawAdapter, get_adapter
+from plugin_host.loudness import TakeLevel, take_level
 
 # Unpitched stems carry no root note in their ACID chunk, so a DAW never transposes them.
 _UNPITCHED = {"drums"}
@@ -28,6 +30,7 @@ class Placement:
 
     clips: dict[str, ClipRef]  # track name -> clip, the stems and (if placed) the melody
     melody_file: Path | None  # the melody's MIDI clip file, placed or not; None without one
+    level: TakeLevel | None = None  # the gain every stem got, when placed at a loudness
 
 
 def default_clips_root() -> Path:
@@ -36,11 +39,14 @@ def default_clips_root() -> Path:
     return user_data_path("stemloom", appauthor=False) / "clips"
 
 
-def write_clips(done: Done, prompt: str, folder: Path) -> dict[str, Path]:
+def write_clips(done: Done, prompt: str, folder: Path, gain_db: float = 0.0
+                ) -> dict[str, Path]:
     """Write each stem of ``done`` into ``folder`` as a clip DAWs tempo-lock: ACID and smpl
-    chunks, and a name that says prompt, bpm, key, bars and stem. Returns stem -> file."""
+    chunks, and a name that says prompt, bpm, key, bars and stem; every stem raised or
+    lowered by ``gain_db``. Returns stem -> file."""
     numerator, denominator = (int(part) for part in done.time_signature.split("/"))
     beats = done.bars * numerator  # ACID counts the meter's note values: 4 bars of 6/8 = 24
+    scale = np.float32(10 ** (gain_db / 20))
     folder.mkdir(parents=True, exist_ok=True)
     clips = {}
     for stem, path in done.stems.items():
@@ -54,12 +60,25 @@ def write_clips(done: Done, prompt: str, folder: Path) -> dict[str, Path]:
         )
         clips[stem] = write_clip(
             folder / clip_name(prompt, done.bpm, done.key, done.bars, stem),
-            audio,
+            audio * scale if gain_db else audio,
             rate,
             acid,
             subtype=cast(Subtype, FORMAT_SUBTYPES[done.format]),
         )
     return clips
+
+
+def level_for(done: Done, loudness: float) -> TakeLevel:
+    """The one gain for every stem of ``done`` that places the take's mix at ``loudness``
+    LUFS without any clip peaking over -1 dBTP (``plugin_host.loudness.take_level``)."""
+    stems, rates = {}, set()
+    for stem, path in done.stems.items():
+        audio, rate = sf.read(path, always_2d=True, dtype="float32")
+        stems[stem] = audio.T
+        rates.add(rate)
+    if len(rates) != 1:
+        raise ValueError(f"the stems of job {done.request_id} have different sample rates")
+    return take_level(stems, rates.pop(), loudness)
 
 
 def write_melody_clip(done: Done, prompt: str, folder: Path) -> Path | None:
@@ -109,17 +128,21 @@ def place_job(
     bar: float | None = None,
     clips_root: Path | None = None,
     effects: Mapping[str, str] | None = None,
+    loudness: float | None = None,
 ) -> Placement:
     """Write the job's clips (kept under ``clips_root``/job id), run the stems named in
     ``effects`` through their effect presets (stem -> preset name), and place them all on new
     tracks at ``bar`` (default: the session cursor), with the melody's MIDI clip on a MIDI
-    track of its own where the adapter places MIDI. All or nothing: on failure no track
-    is left behind."""
+    track of its own where the adapter places MIDI. With ``loudness`` (LUFS) the take is
+    placed at that loudness (one gain for every stem, peak-safe). All or nothing: on
+    failure no track is left behind."""
     folder = (clips_root or default_clips_root()) / done.request_id
-    clips = write_clips(done, prompt, folder)
+    level = level_for(done, loudness) if loudness is not None else None
+    clips = write_clips(done, prompt, folder, level.gain_db if level else 0.0)
     if effects:
         from plugin_host.effects import apply_presets
 
         clips = apply_presets(clips, effects)
     melody = write_melody_clip(done, prompt, folder)
-    return Placement(adapter.place_stems(clips, bar, melody_track(adapter, melody)), melody)
+    return Placement(adapter.place_stems(clips, bar, melody_track(adapter, melody)), melody,
+                     level)
