@@ -12,7 +12,10 @@ engine's server does; then, on the result:
   the others (log-mel cosine below 0.95);
 * MuLan — the audio's score against its own prompt vs. the other prompts (shuffled baseline);
 * loop seam — for loop prompts, how far the spectral change across the wrap (end -> start)
-  is from the change across the clip's inner bar lines (1: it wraps like its bars follow).
+  is from the change across the clip's inner bar lines (1: it wraps like its bars follow);
+* sound — per stem family, the medians of ``engine.generator.sound``'s measures (harmonic
+  share, energy above 2 kHz, L/R correlation, mono-sum loss, loudness) beside the corpus
+  medians the generator finishes toward (its ``stem_sound.json``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import json
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +36,9 @@ from engine import api
 from engine.api import Result
 from engine.codec.config import SAMPLE_RATE as CODEC_RATE
 from engine.generation import Generator
+from engine.generator.finish import family_of
 from engine.generator.prompts import PROMPTS, EvalPrompt
+from engine.generator.sound import MEASURES, family_medians, measure_stem
 from engine.melody.key import estimate_key
 from engine.request import from_generate
 
@@ -158,6 +164,7 @@ def evaluate(generator: Generator, prompts: tuple[EvalPrompt, ...] = PROMPTS, se
     texts = [p.prompt for p in prompts]
     text_embeddings = mulan.embed_text(texts)
     rows = []
+    sound: dict[str, list[dict[str, float]]] = defaultdict(list)
     with tempfile.TemporaryDirectory() as scratch:
         for index, item in enumerate(prompts):
             started = time.perf_counter()
@@ -170,6 +177,8 @@ def evaluate(generator: Generator, prompts: tuple[EvalPrompt, ...] = PROMPTS, se
             scores = text_embeddings @ audio_embedding
             checks = stem_checks(stems)
             planned = _plan_key(generator, result.plan)
+            for name, audio in {**stems, "mix": mix}.items():
+                sound[family_of(name)].append(measure_stem(audio, SAMPLE_RATE))
             rows.append({
                 "prompt": item.prompt, "bpm": item.bpm, "key": item.key,
                 "tempo_estimate": round(measured["tempo"], 1),
@@ -187,7 +196,9 @@ def evaluate(generator: Generator, prompts: tuple[EvalPrompt, ...] = PROMPTS, se
                 "seam_ratio": round(seam_ratio(mix, item.bars), 3) if item.loop else None,
                 "seconds": round(mix.shape[1] / SAMPLE_RATE, 2), "wall_s": round(wall, 2),
             })
-    return {"summary": summarize(rows), "prompts": rows}
+    return {"summary": summarize(rows), "prompts": rows,
+            "sound": {"generated": family_medians(sound),
+                      "corpus": getattr(generator, "stem_sound", None)}}
 
 
 def _plan_key(generator: Generator, plan: dict[str, np.ndarray]) -> str:
@@ -318,6 +329,18 @@ def summarize(rows: list[dict]) -> dict:
     }
 
 
+def print_sound(sound: dict) -> None:
+    """The sound table: each family's generated median beside the corpus's."""
+    corpus = sound.get("corpus") or {}
+    print(f"{'sound (generated / corpus)':28s} " + "  ".join(
+        f"{m:>18s}" for m in ("harmonic", ">2kHz", "L/R corr", "mono loss dB", "LUFS")))
+    for family, measures in sound["generated"].items():
+        theirs = corpus.get(family, {})
+        cells = [f"{measures[m]:8.3f} / {theirs[m]:8.3f}" if m in theirs else
+                 f"{measures[m]:8.3f} /        -" for m in MEASURES]
+        print(f"  {family:26s} " + "  ".join(cells))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: evaluate the default (or a given) generator."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -342,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{key:28s} {value}")
         for key, value in result.get("estimators_on_corpus_mixes", {}).items():
             print(f"corpus mixes: {key:14s} {value}")
+        print_sound(result["sound"])
     return 0
 
 

@@ -24,10 +24,14 @@ from bridge.messages import Generate
 from engine.generator.finish import REFERENCE_NAME, family_of, finish_stems
 from engine.generator.fit import beat_grid_fit, scale_fit
 from engine.generator.prompts import PROMPTS
-from engine.generator.sound import loudness_lufs, measure_image, measure_stem, measure_tones
-
-MEASURES = ("harmonic_share", "high_band", "lr_correlation", "mono_sum_loss_db",
-            "loudness_lufs")
+from engine.generator.sound import (
+    MEASURES,
+    family_medians,
+    loudness_lufs,
+    measure_image,
+    measure_stem,
+    measure_tones,
+)
 
 
 def corpus_reference(corpus: Path, count: int) -> dict[str, Any]:
@@ -45,13 +49,8 @@ def corpus_reference(corpus: Path, count: int) -> dict[str, Any]:
             if audio is not None and float(np.abs(audio).max()) > 0:
                 rows[stem["family"]].append(measure_stem(audio, rate))
         rows["mix"].append(measure_stem(example["mix.flac"], rate))
-    return {"examples": count, "families": _medians(rows), "spread": _quartiles(rows),
+    return {"examples": count, "families": family_medians(rows), "spread": _quartiles(rows),
             "stems": {family: len(found) for family, found in rows.items()}}
-
-
-def _medians(rows: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
-    return {family: {m: round(float(np.nanmedian([r[m] for r in found])), 4)
-                     for m in MEASURES} for family, found in sorted(rows.items())}
 
 
 def _quartiles(rows: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, list[float]]]:
@@ -113,7 +112,7 @@ def _render_and_measure(generator: Any, reference: dict[str, dict[str, float]], 
                     "in_key": scale_fit(mix.mean(0), SAMPLE_RATE, item.key).in_key,
                     "mix_lufs": loudness_lufs(mix, SAMPLE_RATE)})
     return {"renders": len(fits["decoded"]), "seeds": seeds, "temperature": temperature,
-            "decoded": _medians(raw_rows), "finished": _medians(done_rows),
+            "decoded": family_medians(raw_rows), "finished": family_medians(done_rows),
             "decoded_spread": _quartiles(raw_rows), "finished_spread": _quartiles(done_rows),
             "fits": {label: {"on_grid": sum(f["on_grid"] for f in rows),
                              "in_key": sum(f["in_key"] for f in rows), "of": len(rows)}

@@ -19,6 +19,7 @@ from engine.generator.evaluate import (
     seam_ratio,
     tempo_verdict,
 )
+from engine.generator.finish import family_of
 from engine.generator.pipeline import load_default
 from engine.generator.prompts import PROMPTS
 
@@ -108,6 +109,12 @@ def test_every_prompt_is_scored_with_its_plan(tiny_generator: Path) -> None:
         assert row["plan_key_result"] in ("right", "relative", "wrong")
         assert row["seconds"] > 10
     assert 0 <= report["summary"]["plan_key_accuracy"] <= 1
+    # Every stem family asked for (and the mix) is measured for its sound.
+    families = {stem.split(".")[0] for p in PROMPTS[:2] for stem in p.stems} | {"mix"}
+    generated = report["sound"]["generated"]
+    assert set(generated) == {family_of(f) for f in families}
+    for measures in generated.values():
+        assert 0 <= measures["harmonic_share"] <= 1 and -1 <= measures["lr_correlation"] <= 1
 
 
 def test_the_estimators_are_calibrated_on_real_renders(small_corpus: Path,
