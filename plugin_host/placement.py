@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
@@ -14,6 +14,7 @@ from platformdirs import user_data_path
 from bridge.atomic import atomic_write_bytes
 from bridge.limits import FORMAT_SUBTYPES
 from bridge.messages import Done
+from bridge.takes import by_take, take_of
 from plugin_host.clip_names import clip_name
 from plugin_host.clips import AcidInfo, Subtype, root_note_from_key, write_clip
 from plugin_host.daw import LIVE_DAWS, ClipRef, DawAdapter, get_adapter
@@ -30,7 +31,8 @@ class Placement:
 
     clips: dict[str, ClipRef]  # track name -> clip, the stems and (if placed) the melody
     melody_file: Path | None  # the melody's MIDI clip file, placed or not; None without one
-    level: TakeLevel | None = None  # the gain every stem got, when placed at a loudness
+    # Per take, the one gain its stems got, when placed at a loudness (else empty).
+    levels: dict[int, TakeLevel] = field(default_factory=dict)
 
 
 def default_clips_root() -> Path:
@@ -39,18 +41,19 @@ def default_clips_root() -> Path:
     return user_data_path("stemloom", appauthor=False) / "clips"
 
 
-def write_clips(done: Done, prompt: str, folder: Path, gain_db: float = 0.0
-                ) -> dict[str, Path]:
+def write_clips(done: Done, prompt: str, folder: Path,
+                gains_db: Mapping[str, float] | None = None) -> dict[str, Path]:
     """Write each stem of ``done`` into ``folder`` as a clip DAWs tempo-lock: ACID and smpl
-    chunks, and a name that says prompt, bpm, key, bars and stem; every stem raised or
-    lowered by ``gain_db``. Returns stem -> file."""
+    chunks, and a name that says prompt, bpm, key, bars and stem; a stem named in
+    ``gains_db`` raised or lowered by its gain. Returns stem -> file."""
     numerator, denominator = (int(part) for part in done.time_signature.split("/"))
     beats = done.bars * numerator  # ACID counts the meter's note values: 4 bars of 6/8 = 24
-    scale = np.float32(10 ** (gain_db / 20))
     folder.mkdir(parents=True, exist_ok=True)
     clips = {}
     for stem, path in done.stems.items():
         audio, rate = sf.read(path, always_2d=True, dtype="float32")
+        if gain := (gains_db or {}).get(stem, 0.0):
+            audio *= np.float32(10 ** (gain / 20))
         pitched = stem.split(".")[0] not in _UNPITCHED
         acid = AcidInfo(
             tempo=done.bpm,
@@ -60,7 +63,7 @@ def write_clips(done: Done, prompt: str, folder: Path, gain_db: float = 0.0
         )
         clips[stem] = write_clip(
             folder / clip_name(prompt, done.bpm, done.key, done.bars, stem),
-            audio * scale if gain_db else audio,
+            audio,
             rate,
             acid,
             subtype=cast(Subtype, FORMAT_SUBTYPES[done.format]),
@@ -68,17 +71,27 @@ def write_clips(done: Done, prompt: str, folder: Path, gain_db: float = 0.0
     return clips
 
 
-def level_for(done: Done, loudness: float) -> TakeLevel:
-    """The one gain for every stem of ``done`` that places the take's mix at ``loudness``
-    LUFS without any clip peaking over -1 dBTP (``plugin_host.loudness.take_level``)."""
-    stems, rates = {}, set()
-    for stem, path in done.stems.items():
-        audio, rate = sf.read(path, always_2d=True, dtype="float32")
-        stems[stem] = audio.T
-        rates.add(rate)
-    if len(rates) != 1:
-        raise ValueError(f"the stems of job {done.request_id} have different sample rates")
-    return take_level(stems, rates.pop(), loudness)
+def levels_for(done: Done, loudness: float) -> dict[int, TakeLevel]:
+    """Per take of ``done`` (``bridge.takes``), the one gain for all its stems that places
+    the take's mix at ``loudness`` LUFS without any clip peaking over -1 dBTP
+    (``plugin_host.loudness.take_level``)."""
+    levels = {}
+    for take, stems in by_take(list(done.stems)).items():
+        audio, rates = {}, set()
+        for stem in stems:
+            samples, rate = sf.read(done.stems[stem], always_2d=True, dtype="float32")
+            audio[stem] = samples.T
+            rates.add(rate)
+        if len(rates) != 1:
+            raise ValueError(f"the stems of job {done.request_id} have different sample rates")
+        levels[take] = take_level(audio, rates.pop(), loudness)
+    return levels
+
+
+def stem_gains(done: Done, levels: Mapping[int, TakeLevel]) -> dict[str, float]:
+    """Each stem's gain in dB: its take's (none for a take ``levels`` leaves out)."""
+    return {stem: levels[take].gain_db for stem in done.stems
+            if (take := take_of(stem)) in levels}
 
 
 def write_melody_clip(done: Done, prompt: str, folder: Path) -> Path | None:
@@ -137,12 +150,12 @@ def place_job(
     placed at that loudness (one gain for every stem, peak-safe). All or nothing: on
     failure no track is left behind."""
     folder = (clips_root or default_clips_root()) / done.request_id
-    level = level_for(done, loudness) if loudness is not None else None
-    clips = write_clips(done, prompt, folder, level.gain_db if level else 0.0)
+    levels = levels_for(done, loudness) if loudness is not None else {}
+    clips = write_clips(done, prompt, folder, stem_gains(done, levels))
     if effects:
         from plugin_host.effects import apply_presets
 
         clips = apply_presets(clips, effects)
     melody = write_melody_clip(done, prompt, folder)
     return Placement(adapter.place_stems(clips, bar, melody_track(adapter, melody)), melody,
-                     level)
+                     levels)

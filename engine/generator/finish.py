@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bridge.takes import by_take
 from engine.generator.sound import loudness_lufs
 
 REFERENCE_NAME = "stem_sound.json"
@@ -126,10 +127,7 @@ def finish_stems(stems: dict[str, np.ndarray], sample_rate: int,
 
 def _variations(stems: dict[str, np.ndarray]) -> list[list[str]]:
     """Stem names grouped by variation: "bass.2" and "drums.2" together, "bass" alone."""
-    groups: dict[str, list[str]] = {}
-    for name in stems:
-        groups.setdefault(name.partition(".")[2], []).append(name)
-    return list(groups.values())
+    return list(by_take(list(stems)).values())
 
 
 class PreviewFinisher:

@@ -8,7 +8,14 @@ from pathlib import Path
 from bridge.messages import Done
 from plugin_host.daw import ClipRef
 from plugin_host.jobs import HostState, JobRecord
-from plugin_host.placement import melody_track, open_adapter, write_clips, write_melody_clip
+from plugin_host.placement import (
+    levels_for,
+    melody_track,
+    open_adapter,
+    stem_gains,
+    write_clips,
+    write_melody_clip,
+)
 
 
 def done_from_record(record: JobRecord) -> Done:
@@ -26,13 +33,17 @@ def done_from_record(record: JobRecord) -> Done:
     )
 
 
-def export_clips(record: JobRecord, clips_root: Path) -> dict[str, Path]:
+def export_clips(record: JobRecord, clips_root: Path, loudness: float | None = None
+                 ) -> dict[str, Path]:
     """Tempo-tagged clip files (ACID chunk, a name that says prompt, bpm, key, bars and stem)
-    of ``record``'s stems under ``clips_root``/job id; stem -> file.
+    of ``record``'s stems under ``clips_root``/job id; stem -> file. With ``loudness``
+    (LUFS) each take is written at that loudness: one gain for all its stems, peak-safe.
 
     They stay there: a DAW may reference a dropped file where it lies.
     """
-    return write_clips(done_from_record(record), record.request.prompt, clips_root / record.id)
+    done = done_from_record(record)
+    gains = stem_gains(done, levels_for(done, loudness)) if loudness is not None else None
+    return write_clips(done, record.request.prompt, clips_root / record.id, gains)
 
 
 def export_melody(record: JobRecord, clips_root: Path) -> Path | None:

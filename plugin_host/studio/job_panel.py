@@ -59,6 +59,8 @@ class JobPanel(QWidget):
         self.runner = runner
         self.target = target
         self.clips_root = clips_root
+        # The loudness (LUFS) a finished take's clips are written at; None: as generated.
+        self.clip_loudness: float | None = None
         self.model = JobTableModel(self)
         # Per job: the tagged clips as exported, and as shown (with effects applied).
         self.originals: dict[str, dict[str, Path]] = {}
@@ -215,7 +217,8 @@ class JobPanel(QWidget):
                              + ("offering the engine's files" if raw else "no stem files left"))
             exported((raw, None))
 
-        run_in_thread(lambda: (export_clips(record, self.clips_root),
+        loudness = self.clip_loudness
+        run_in_thread(lambda: (export_clips(record, self.clips_root, loudness),
                                export_melody(record, self.clips_root)),
                       exported, failed, name="clip-export")
 

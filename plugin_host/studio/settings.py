@@ -26,7 +26,8 @@ class StudioSettings:
     this install cannot run one: the window then shows ``engine_command`` instead).
     ``input_device`` and ``output_device`` name audio devices (None: the system default).
     ``play_previews``: play a running job's preview as the engine streams it (the producer
-    can turn it off in the window).
+    can turn it off in the window). ``clip_loudness``: the LUFS finished takes' clips are
+    written at (None: as generated; the producer can change it in the window).
     """
 
     host: str
@@ -44,6 +45,7 @@ class StudioSettings:
     input_device: int | str | None = None
     output_device: int | str | None = None
     play_previews: bool = True
+    clip_loudness: float | None = None
     # Names this user's jobs to the engine, so the window finds them again after a restart.
     client_id: str = field(default_factory=user_client_id)
 

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from bridge.takes import base_of, take_of
 from plugin_host.studio.stem_row import FACTS_ROLE, LABEL_ROLE, OVERVIEW_ROLE, StemRowDelegate
 from plugin_host.studio.waveform import clip_overview
 
@@ -68,7 +69,7 @@ class StemList(QListWidget):
         listed; variations become takes."""
         shown = (dict(clips), dict(effects or {}), facts)
         if shown == (self._clips, self._effects, self._facts) and self.count() == len(
-                [stem for stem in clips if self.current_take() in (None, _take(stem))]):
+                [stem for stem in clips if self.current_take() in (None, take_of(stem))]):
             return  # a progress update of a job whose stems are shown already
         self._clips, self._effects, self._facts = shown
         names = [f"Take {take}" for take in take_numbers(clips)]
@@ -91,13 +92,13 @@ class StemList(QListWidget):
 
     def _show_take(self) -> None:
         """Fill the rows with the current take's stems, keeping the stems picked."""
-        picked = {_base(stem) for stem in self.selected_stems()}
+        picked = {base_of(stem) for stem in self.selected_stems()}
         take = self.current_take()
         self.clear()
         for stem, path in self._clips.items():
-            if take is not None and _take(stem) != take:
+            if take is not None and take_of(stem) != take:
                 continue
-            name = _base(stem) if take is not None else stem
+            name = base_of(stem) if take is not None else stem
             label = f"{name}  —  {self._effects[stem]}" if self._effects.get(stem) else name
             item = QListWidgetItem(label)
             item.setData(PATH_ROLE, str(path))
@@ -107,7 +108,7 @@ class StemList(QListWidget):
             item.setData(OVERVIEW_ROLE, clip_overview(path))
             item.setToolTip(f"{path}\nDrag it into your DAW, or double-click to play it")
             self.addItem(item)
-            item.setSelected(_base(stem) in picked)
+            item.setSelected(base_of(stem) in picked)
 
     def selected_stems(self) -> list[str]:
         """Stem names of the selected rows."""
@@ -133,17 +134,7 @@ class StemList(QListWidget):
 
 def take_numbers(clips: Iterable[str]) -> list[int]:
     """The variation numbers among stem names ('drums.2' is take 2; 'drums' take 1)."""
-    return sorted({_take(stem) for stem in clips}) or [1]
-
-
-def _take(stem: str) -> int:
-    base, _, number = stem.rpartition(".")
-    return int(number) if base and number.isdigit() else 1
-
-
-def _base(stem: str) -> str:
-    base, _, number = stem.rpartition(".")
-    return base if base and number.isdigit() else stem
+    return sorted({take_of(stem) for stem in clips}) or [1]
 
 
 class ClipDragButton(QPushButton):

@@ -6,6 +6,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -34,6 +35,9 @@ from plugin_host.studio.style import STYLE_SHEET
 
 # How often the banner re-asks the engine while nothing else does.
 ENGINE_WATCH_S = 5.0
+# The loudness a take's clips can be written at (None: as the engine made them).
+CLIP_LEVELS = (("Clips as generated", None), ("Clips at -18 LUFS", -18.0),
+               ("Clips at -14 LUFS (sample pack)", -14.0), ("Clips at -9 LUFS (loud)", -9.0))
 PROMPT_CONTRADICTS = "the prompt contradicts itself (see under the prompt)"
 
 
@@ -85,6 +89,15 @@ class StudioWindow(QMainWindow):
                                      "it; it stops when the stems land")
         self.hear_preview.setChecked(settings.play_previews)
         self.hear_preview.toggled.connect(self.preview.set_enabled)
+        self.clip_level = QComboBox()
+        self.clip_level.setToolTip("The loudness takes that finish from now on are written "
+                                   "at: one gain for every stem, so their mix keeps its "
+                                   "balance, held back so no clip peaks over -1 dBTP")
+        for label, lufs in CLIP_LEVELS:
+            self.clip_level.addItem(label, lufs)
+        self.clip_level.currentIndexChanged.connect(self._clip_level_changed)
+        self.clip_level.setCurrentIndex(max(0, self.clip_level.findData(settings.clip_loudness)))
+        self._clip_level_changed()
         self.form_problem = QLabel()
         self.form_problem.setProperty("problem", True)
         self.form_problem.setWordWrap(True)
@@ -129,6 +142,7 @@ class StudioWindow(QMainWindow):
         column.addWidget(self.form_problem)
         row = QHBoxLayout()
         row.addWidget(self.hear_preview)
+        row.addWidget(self.clip_level)
         row.addStretch(1)
         row.addWidget(self.generate_button)
         column.addLayout(row)
@@ -179,6 +193,9 @@ class StudioWindow(QMainWindow):
         # A job that ended tells something about the engine: ready after done, gone if lost.
         if record.state in (HostState.DONE, HostState.LOST):
             self.link.probe()
+
+    def _clip_level_changed(self) -> None:
+        self.jobs.clip_loudness = self.clip_level.currentData()
 
     def _preview_heard(self, job_id: str) -> None:
         if job_id:

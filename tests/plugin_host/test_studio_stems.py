@@ -27,6 +27,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication
 
+from plugin_host.loudness import integrated_lufs, true_peak_dbtp
 from plugin_host.studio.app import application
 from plugin_host.studio.job_model import PROGRESS_COLUMN
 from plugin_host.studio.stage_words import STAGE_WORDS, stage_words
@@ -84,6 +85,7 @@ def test_finished_stems_show_waveforms_takes_and_words(app: QApplication, tmp_pa
         window.form.takes.setValue(2)
         for name, box in window.form.stems.items():
             box.setChecked(name in ("drums", "bass", "keys"))
+        window.clip_level.setCurrentIndex(window.clip_level.findData(-14.0))
         progress: list[str] = []
         window.runner.updated.connect(
             lambda _: progress.append(window.jobs.model.index(0, PROGRESS_COLUMN).data()))
@@ -104,6 +106,17 @@ def test_finished_stems_show_waveforms_takes_and_words(app: QApplication, tmp_pa
                                                                                 "Take 2"]
         assert [stems.item(i).text() for i in range(3)] == ["drums", "bass", "keys"]
         clips = window.jobs.clips[record.id]
+        # The take's clips were written at -14 LUFS (or as near as -1 dBTP peaks allow),
+        # one gain for all: the engine's own files keep the balance the clips have.
+        take = {stem: sf.read(str(clips[f"{stem}.1"]), always_2d=True)[0].T
+                for stem in ("drums", "bass", "keys")}
+        lufs = integrated_lufs(sum(take.values()), 48000)
+        peak = max(true_peak_dbtp(a) for a in (sum(take.values()), *take.values()))
+        assert abs(lufs + 14) < 0.2 or (lufs < -14 and abs(peak + 1) < 0.1), (lufs, peak)
+        engine_files = {stem: sf.read(record.stems[f"{stem}.1"], always_2d=True)[0].T
+                        for stem in take}
+        gains = [np.abs(take[s]).max() / np.abs(engine_files[s]).max() for s in take]
+        assert max(gains) == pytest.approx(min(gains), rel=1e-3)
         names = {stems.item(i).data(Qt.ItemDataRole.UserRole) for i in range(3)}
         assert names == {"drums.1", "bass.1", "keys.1"}
         # Pick the bass in take 1, flip to take 2: its bass is picked, and Play plays it.
