@@ -20,12 +20,14 @@ from bridge import limits
 from bridge.errors import ErrorCode, ProtocolError
 from bridge.listener import DEFAULT_PORT
 from bridge.messages import (
+    FILES_VERSION,
     Ack,
     Cancel,
     Done,
     Fail,
     Generate,
     Hello,
+    HelloFiles,
     HelloReply,
     JobList,
     JobState,
@@ -86,6 +88,7 @@ class EngineClient:
         self._held: defaultdict[str, list[Message]] = defaultdict(list)
         self._inbox_lock = threading.Lock()
         self._closed = threading.Event()
+        self._gone = threading.Event()  # the TCP connection ended: no reply can come
         if transport == "udp":
             self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self._sock.bind(("127.0.0.1" if host in ("127.0.0.1", "localhost") else "", 0))
@@ -130,19 +133,35 @@ class EngineClient:
             else:
                 self._sock.sendall(encode_frame(data))
 
+    @property
+    def connected(self) -> bool:
+        """False once a TCP connection has ended (a new client must connect again)."""
+        return not self._gone.is_set()
+
     def next_reply(self, request_id: str, timeout: float | None = None) -> Message:
-        """The next reply echoing ``request_id``; EngineUnreachable if none comes in time."""
+        """The next reply echoing ``request_id``; EngineUnreachable if none comes in time,
+        or at once when the TCP connection has ended."""
         with self._inbox_lock:
             held = self._held.get(request_id)
             if held:
                 return held.pop(0)
-        try:
-            return self._inbox(request_id).get(timeout=self.timeout if timeout is None else timeout)
-        except queue.Empty:
-            raise EngineUnreachable(
-                f"no reply for {request_id!r} from {self.address[0]}:{self.address[1]} "
-                f"within {self.timeout if timeout is None else timeout:.1f} s"
-            ) from None
+        wait = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + wait
+        inbox = self._inbox(request_id)
+        while True:
+            try:
+                # In short slices: a connection that ends is noticed within one.
+                return inbox.get(timeout=max(0.0, min(0.2, deadline - time.monotonic())))
+            except queue.Empty:
+                if self._gone.is_set():
+                    raise EngineUnreachable(
+                        f"the connection to {self.address[0]}:{self.address[1]} ended"
+                    ) from None
+                if time.monotonic() >= deadline:
+                    raise EngineUnreachable(
+                        f"no reply for {request_id!r} from {self.address[0]}:"
+                        f"{self.address[1]} within {wait:.1f} s"
+                    ) from None
 
     def forget(self, request_id: str) -> None:
         """Drop replies still queued for ``request_id``."""
@@ -155,6 +174,23 @@ class EngineClient:
     def hello(self, request_id: str = "hello", client: str = "stemloom") -> HelloReply:
         """Ask the engine who it is."""
         return self._call(Hello(request_id=request_id, client=client), HelloReply)
+
+    def hello_files(self, request_id: str = "hello-files") -> HelloFiles | None:
+        """How files travel to and from this engine (protocol v2), or None when it speaks
+        only v1 (it refuses the hello's ``protocol`` key, or answers with protocol 1)."""
+        try:
+            reply = self._call(Hello(request_id=request_id, protocol=FILES_VERSION), HelloReply)
+        except ProtocolError as exc:
+            if exc.code == ErrorCode.BAD_ARGUMENT:  # a v1 engine: "unknown key 'protocol'"
+                return None
+            raise
+        if reply.protocol < FILES_VERSION:
+            return None
+        files = self.next_reply(request_id)
+        if not isinstance(files, HelloFiles):
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f"expected the files reply, got "
+                                f"{files.ADDRESS}", request_id)
+        return files
 
     def submit(self, request: Generate) -> Ack:
         """Submit a generation job; raise ProtocolError if the engine refuses it."""
@@ -253,12 +289,16 @@ class EngineClient:
                 else:
                     chunk = self._sock.recv(65536)
                     if not chunk:
+                        self._gone.set()
                         return
                     packets = decoder.feed(chunk)
             except TimeoutError:
                 continue
             except OSError:
                 if self._closed.is_set():
+                    return
+                if self.transport == "tcp":  # reset or aborted: the connection is over
+                    self._gone.set()
                     return
                 continue
             for packet in packets:

@@ -4,7 +4,7 @@ from enum import StrEnum
 
 
 class ErrorCode(StrEnum):
-    """Every code a fail reply can carry. Values are part of protocol v1: never rename one."""
+    """Every code a fail reply can carry. Values are part of the protocol: never rename one."""
 
     BAD_MESSAGE = "bad_message"
     UNSUPPORTED = "unsupported"
@@ -22,13 +22,15 @@ class ErrorCode(StrEnum):
     SHUTTING_DOWN = "shutting_down"
     INTERRUPTED = "interrupted"
     INTERNAL = "internal"
+    CHECKSUM = "checksum"
 
 
 ERROR_MEANINGS = {
     ErrorCode.BAD_MESSAGE: "The packet is not a parseable OSC message, or a TCP frame holds "
     "an invalid SLIP escape (the frames before it are served, then the connection closes).",
     ErrorCode.UNSUPPORTED: "The packet is an OSC bundle: the engine takes one request per "
-    "message, so send each request of the bundle as its own message.",
+    "message, so send each request of the bundle as its own message. Or an upload or fetch "
+    "came over UDP: files travel over TCP only.",
     ErrorCode.UNKNOWN_ADDRESS: "No request has this address.",
     ErrorCode.BAD_ARGUMENT: "A value has the wrong type, is out of range, names an unknown key, "
     "or is a path the engine will not use (not absolute, a name too long, or an id whose "
@@ -54,6 +56,9 @@ ERROR_MEANINGS = {
     "next start: its partial files (preview, temp files, plan) are removed, its complete stem "
     "files are kept, and status reports this fail.",
     ErrorCode.INTERNAL: "A bug in the engine; its log says more. The engine keeps serving.",
+    ErrorCode.CHECKSUM: "An uploaded chunk's data, or a whole uploaded file, does not match "
+    "its sha256 (v2). A bad chunk is not kept: send it again from the upload's `received`; "
+    "a bad whole file is removed: upload it again from offset 0.",
 }
 
 

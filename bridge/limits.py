@@ -1,4 +1,4 @@
-"""Size and range limits of protocol v1, enforced on both sides and reported by hello."""
+"""Size and range limits of the protocol, enforced on both sides and reported by hello."""
 
 # python-osc's UDP server silently drops larger datagrams; we refuse them with a fail reply.
 MAX_UDP_DATAGRAM = 8192
@@ -44,3 +44,21 @@ MELODY_TIMINGS = ("free", "click", "stretch")
 STEM_NAMES = ("mix", "drums", "bass", "keys", "guitar", "strings", "pads", "lead")
 # A jobs reply lists at most this many jobs (newest first) so it fits one datagram.
 MAX_LISTED_JOBS = 64
+
+# Files over TCP (protocol v2): the host uploads its inputs and fetches the clips in chunks.
+# A chunk's data and fields fit one TCP frame with room to spare.
+FILE_CHUNK_BYTES = 48 * 1024
+# An input file (uploaded, or read from a path) larger than this is refused before reading.
+MAX_INPUT_BYTES = 50 * 1024 * 1024
+# One fetch request asks for at most this much. A client keeps at most two fetches in flight:
+# even fully SLIP-escaped (doubled) they stay within its outbox (MAX_TCP_OUTBOX_BYTES).
+FETCH_WINDOW_BYTES = 5 * FILE_CHUNK_BYTES
+# What one client's uploads may hold at once on the engine (finished and unfinished).
+MAX_UPLOAD_AREA_BYTES = 256 * 1024 * 1024
+MAX_UPLOADS = 64
+# What all clients' uploads may hold at once: clients without a client_id are one per
+# connection, so the per-client bound alone would not bound the disk.
+MAX_UPLOADS_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
+# An upload untouched for this long is removed, finished or not (a job reads it when it starts).
+UPLOAD_RETENTION_S = 3600.0
+MAX_FILE_NAME_CHARS = 128

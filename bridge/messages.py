@@ -1,4 +1,7 @@
-"""Protocol v1: every address Stemloom speaks, with its typed fields. The single source of truth.
+"""The protocol: every address Stemloom speaks, with its typed fields. The single source of truth.
+
+Version 2 adds files over TCP (upload, fetch and their replies, announced by a second hello
+reply); a v1 client, which sends no ``protocol`` in its hello, gets v1 replies only.
 
 Requests go from a client (the host, a DAW script, ``oscsend``) to the engine; replies come
 back to the sender (or to ``reply_port`` on the sender's address). ``docs/protocol.md``
@@ -19,7 +22,9 @@ from bridge.schema import Check, Message, decode, encode, register, spec
 from bridge.words import DEFAULT_STEMS, WordsError, resolve_request
 from bridge.words import FIELDS as WORD_FIELDS  # what a prompt's words can set
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+# The first version in which files travel in the protocol (over TCP).
+FILES_VERSION = 2
 PREFIX = "/stemloom"
 
 __all__ = ["PROTOCOL_VERSION", "decode", "encode"]
@@ -159,6 +164,27 @@ def _short_text(value: str) -> str | None:
     return None if len(value) <= limits.MAX_PATH_CHARS else "too long"
 
 
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _sha256(value: str) -> str | None:
+    return None if _SHA256.match(value) else "must be 64 lowercase hex digits (a sha256)"
+
+
+def _file_name(value: str) -> str | None:
+    """A plain file name: no folder, not hidden, printable."""
+    if not 1 <= len(value) <= limits.MAX_FILE_NAME_CHARS:
+        return f"must be 1-{limits.MAX_FILE_NAME_CHARS} characters"
+    if value.startswith(".") or any(c in value for c in "/\\\x00") or not value.isprintable():
+        return "must be a plain file name (no folder, not starting with '.')"
+    return None
+
+
+def _chunk(value: bytes) -> str | None:
+    return None if len(value) <= limits.FILE_CHUNK_BYTES else (
+        f"a chunk holds at most {limits.FILE_CHUNK_BYTES} bytes")
+
+
 # --------------------------------------------------------------------------- requests
 
 
@@ -191,6 +217,11 @@ class Hello(Request):
 
     ADDRESS: ClassVar[str] = f"{PREFIX}/hello"
     client: str = spec("", doc="Free-form client name, for the engine's log.", check=_short_text)
+    protocol: int = spec(
+        1, doc="The highest protocol version the client speaks (v1 clients leave it out). "
+        "With 2 or more the engine also sends /stemloom/hello/files.",
+        check=_between(1, 1000), omit_default=True,
+    )
 
 
 @register
@@ -324,7 +355,10 @@ class HelloReply(Message):
     """The engine's answer to hello."""
 
     ADDRESS: ClassVar[str] = f"{PREFIX}/hello/reply"
-    protocol: int = spec(PROTOCOL_VERSION, doc="Protocol version the engine speaks.")
+    protocol: int = spec(
+        PROTOCOL_VERSION, doc="The protocol version the engine speaks with this client: the "
+        "lower of the hello's `protocol` and the engine's own.",
+    )
     engine_version: str = spec(doc="Stemloom version of the engine.")
     model: str = spec(doc="Name of the loaded generation model.")
     model_state: ModelState = spec(
@@ -431,3 +465,93 @@ class JobList(Message):
     ADDRESS: ClassVar[str] = f"{PREFIX}/jobs/reply"
     jobs: dict[str, str] = spec({}, doc="One 'jobs.<job id>' key per job with its state.")
     more: int = spec(0, doc="Jobs left out to keep the reply within one datagram.")
+
+
+# ------------------------------------------------------------------ files (protocol v2)
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Upload(Request):
+    """One chunk of an input file the client sends to the engine (TCP only). The request id
+    names the upload; the engine answers every chunk with /stemloom/upload/reply. A chunk
+    whose offset is not the bytes received so far is not kept (an empty chunk at offset 0 asks
+    how far an upload got). The last chunk's reply carries the path to name in generate."""
+
+    ADDRESS: ClassVar[str] = f"{PREFIX}/upload"
+    name: str = spec(doc="The file's name; its extension says what it is (.wav, .mid, ...).",
+                     check=_file_name)
+    size: int = spec(doc="The whole file's size in bytes (over MAX_INPUT_BYTES: too_large).",
+                     check=_between(0, 2**31 - 1))
+    sha256: str = spec(doc="sha256 of the whole file (hex).", check=_sha256)
+    offset: int = spec(0, doc="Where this chunk's data starts in the file.",
+                       check=_between(0, 2**31 - 1))
+    data: bytes = spec(b"", doc="The chunk's bytes (at most FILE_CHUNK_BYTES); left out "
+                       "when empty (OSC has no empty blob).", check=_chunk, omit_default=True)
+    checksum: str = spec(doc="sha256 of this chunk's data (hex).", check=_sha256)
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Fetch(Request):
+    """Ask for part of a file of one of this client's jobs (TCP only): a stem, the preview,
+    the melody MIDI or job.json, by its name in the done or preview reply. Answered by
+    /stemloom/chunk replies covering ``offset`` .. ``offset + length`` (cut at the file's
+    end); a fetch at or past the end gets one empty chunk, which still says size and sha256."""
+
+    ADDRESS: ClassVar[str] = f"{PREFIX}/fetch"
+    job: str = spec(doc="The job's id.", check=_request_id)
+    file: str = spec(doc="The file's name in the job's folder, e.g. drums.wav.",
+                     check=_file_name)
+    offset: int = spec(0, doc="First byte wanted.", check=_between(0, 2**31 - 1))
+    length: int = spec(
+        limits.FETCH_WINDOW_BYTES, doc="Bytes wanted (at most FETCH_WINDOW_BYTES).",
+        check=_between(0, limits.FETCH_WINDOW_BYTES),
+    )
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class HelloFiles(Message):
+    """Sent after the hello reply to a client whose hello says protocol 2 or more: how files
+    travel to and from this engine."""
+
+    ADDRESS: ClassVar[str] = f"{PREFIX}/hello/files"
+    transports: tuple[str, ...] = spec(("tcp",), doc="Transports that carry files.")
+    chunk_bytes: int = spec(limits.FILE_CHUNK_BYTES, doc="Most data bytes in one chunk.")
+    window_bytes: int = spec(limits.FETCH_WINDOW_BYTES, doc="Most bytes one fetch asks for; "
+                             "keep at most two fetches in flight.")
+    max_file_bytes: int = spec(limits.MAX_INPUT_BYTES, doc="Largest file one may upload.")
+    area_bytes: int = spec(limits.MAX_UPLOAD_AREA_BYTES,
+                           doc="Most bytes one client's uploads may hold at once.")
+    max_uploads: int = spec(limits.MAX_UPLOADS, doc="Most uploads one client may hold at once.")
+    retention_s: float = spec(limits.UPLOAD_RETENTION_S,
+                              doc="An upload untouched this long is removed.")
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class UploadReply(Message):
+    """How far an upload got, answering each of its chunks."""
+
+    ADDRESS: ClassVar[str] = f"{PREFIX}/upload/reply"
+    received: int = spec(doc="Bytes of the file the engine holds; send the rest from here.")
+    complete: bool = spec(doc="True once the whole file arrived and matched its sha256.")
+    path: str = spec("", doc="Once complete: the path to give as melody, reference or "
+                     "continue_from (readable only by this client's requests).")
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Chunk(Message):
+    """Part of a fetched file; the request id is the fetch's."""
+
+    ADDRESS: ClassVar[str] = f"{PREFIX}/chunk"
+    file: str = spec(doc="The file's name.", check=_file_name)
+    size: int = spec(doc="The whole file's size in bytes.")
+    sha256: str = spec(doc="sha256 of the whole file (hex): a file that changed between "
+                       "fetches (a preview rewritten) has a new one.", check=_sha256)
+    offset: int = spec(doc="Where this chunk's data starts in the file.")
+    data: bytes = spec(b"", doc="The chunk's bytes; left out when empty.", check=_chunk,
+                       omit_default=True)
+    checksum: str = spec(doc="sha256 of this chunk's data (hex).", check=_sha256)

@@ -3,6 +3,9 @@
 Every submitted request is journalled before it is sent. When the engine is not running,
 dies mid-job or restarts, the job is marked ``lost`` with a message the producer can read,
 and ``resubmit`` sends the same request again under a new id: one action, nothing retyped.
+Over TCP the engine may be on another machine: the job's input files are uploaded and its
+clips fetched into the host's clip folder (``plugin_host.remote``), so a record's stems are
+always files on this machine.
 The journal is one JSON file, rewritten atomically on every change.
 """
 
@@ -21,6 +24,8 @@ from bridge.atomic import atomic_write
 from bridge.client import EngineClient, EngineUnreachable
 from bridge.errors import ErrorCode, ProtocolError
 from bridge.messages import Done, Generate, Preview, Progress, Stage
+from bridge.transfer import TransferError
+from plugin_host.remote import RemoteEngine
 
 
 class HostState(StrEnum):
@@ -80,8 +85,12 @@ def new_job_id() -> str:
 class HostJobs:
     """Submit, follow and resubmit jobs; every change is saved to ``journal``."""
 
-    def __init__(self, connect: Callable[[], EngineClient], journal: Path) -> None:
+    def __init__(self, connect: Callable[[], EngineClient], journal: Path,
+                 clips_root: Path | None = None) -> None:
+        """``connect`` opens a client; ``clips_root`` is where the clips of an engine reached
+        over TCP are fetched to (default: the host's clip folder)."""
         self._connect = connect
+        self._clips_root = clips_root
         self._journal = journal
         journal.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -111,26 +120,33 @@ class HostJobs:
         """
         record = JobRecord(request=request)
         self._update(record, on_update)
+
+        def progress(message: Progress) -> None:
+            self._update(record, on_update, state=HostState.RUNNING,
+                         fraction=message.fraction, stage=message.stage)
+
         try:
-            with self._connect() as client:
-                ack = client.submit(request)
-                self._update(record, on_update, state=HostState(ack.state))
+            client = self._connect()
+            if client.transport == "tcp":
+                done = self._run_remote(client, request, timeout, progress)
+            else:
+                with client:
+                    ack = client.submit(request)
+                    self._update(record, on_update, state=HostState(ack.state))
 
-                def progress(message: Progress) -> None:
-                    self._update(record, on_update, state=HostState.RUNNING,
-                                 fraction=message.fraction, stage=message.stage)
+                    def preview(message: Preview) -> None:
+                        self._update(record, on_update, state=HostState.RUNNING)
 
-                def preview(message: Preview) -> None:
-                    self._update(record, on_update, state=HostState.RUNNING)
-
-                done = client.wait(request.request_id, timeout=timeout,
-                                   on_progress=progress, on_preview=preview)
+                    done = client.wait(request.request_id, timeout=timeout,
+                                       on_progress=progress, on_preview=preview)
         except EngineUnreachable as exc:
             self._update(record, on_update, state=HostState.LOST, message=_lost_message(exc))
         except ProtocolError as exc:
             state = (HostState.CANCELLED if exc.code == ErrorCode.CANCELLED
                      else HostState.FAILED)
             self._update(record, on_update, state=state, message=f"{exc.message} [{exc.code}]")
+        except TransferError as exc:
+            self._update(record, on_update, state=HostState.FAILED, message=str(exc))
         else:
             self._finish(record, done, on_update)
         return record
@@ -152,6 +168,15 @@ class HostJobs:
         return self.run(request, timeout=timeout, on_update=on_update)
 
     # ------------------------------------------------------------------ internals
+
+    def _run_remote(self, client: EngineClient, request: Generate, timeout: float,
+                    progress: Callable[[Progress], None]) -> Done:
+        """Run the job with files in the protocol: the engine may be on another machine."""
+        from plugin_host.placement import default_clips_root  # soundfile: only when needed
+
+        folder = (self._clips_root or default_clips_root()) / request.request_id / "engine"
+        with RemoteEngine(self._connect, client=client) as remote:
+            return remote.run(request, folder, timeout=timeout, on_progress=progress)
 
     def _finish(self, record: JobRecord, done: Done,
                 on_update: Callable[[JobRecord], None] | None) -> None:

@@ -54,8 +54,10 @@ def test_generate_places_stems_in_a_dawproject_and_a_folder(tmp_path) -> None:
     folder = tmp_path / "session"
     result = stemloom("generate", "bossa nova guitar", "--bars", "1", "--stems", "guitar",
                       "--bpm", "90", "--time-signature", "3/4", "--model", "random-tiny",
-                      "--daw", "folder", "--dest", str(folder), home=tmp_path)
+                      "--daw", "folder", "--dest", str(folder), "--loudness", "-18",
+                      home=tmp_path)
     assert result.returncode == 0, result.stderr
+    assert " LUFS (+" in result.stdout or " LUFS (-" in result.stdout  # the gain it took
     # A second request into the same session takes its tempo and meter from the session.
     result = stemloom("generate", "bossa nova bass", "--bars", "1", "--stems", "bass",
                       "--model", "random-tiny", "--daw", "folder", "--dest", str(folder),
@@ -71,6 +73,8 @@ def test_bad_arguments_are_refused_before_anything_runs(tmp_path) -> None:
     assert result.returncode == 2 and "kazoo" in result.stderr
     result = stemloom("generate", "x", "--daw", "folder", home=tmp_path)
     assert result.returncode == 2 and "--dest" in result.stderr
+    result = stemloom("generate", "x", "--loudness", "3", home=tmp_path)
+    assert result.returncode == 2 and "not a placement level" in result.stderr
     for content in ("{not json", '{"a": 1}', '["--args-from", "x"]'):
         (tmp_path / "args.json").write_text(content, encoding="utf-8")
         result = stemloom("--args-from", str(tmp_path / "args.json"), home=tmp_path)

@@ -6,7 +6,8 @@ one of its input folders (the clip library, and the folders ``stemloom engine se
 given with ``--input-folder``; by default the user's home and temp folders for a loopback
 engine and none for one listening off loopback) and is a regular file it can open. A path that is
 missing, unreadable, not a regular file or outside every input folder gets one and the same
-answer, so a refusal says nothing about what exists outside.
+answer, so a refusal says nothing about what exists outside. Files a client uploaded over TCP
+(``engine.server.uploads``) are readable by that client's requests only.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-MAX_INPUT_BYTES = 50 * 1024 * 1024
+from bridge.limits import MAX_INPUT_BYTES
+
 # The one answer for a path the engine will not read, whatever the reason.
 NOT_READABLE = ("no readable file at this path inside the engine's input folders (a folder of "
                 "yours elsewhere: stemloom engine serve --input-folder DIR)")
@@ -44,10 +46,15 @@ class InputFolders:
         """True when the resolved ``path`` lies inside an input folder."""
         return any(path.is_relative_to(root) for root in self.roots)
 
-    def resolve(self, path_text: str, extensions: tuple[str, ...]) -> Path:
+    def resolve(self, path_text: str, extensions: tuple[str, ...], *,
+                private: Path | None = None, own: Path | None = None) -> Path:
         """The real path of a readable input file named by ``path_text``; InputRefused if the
         engine will not read it. The returned path has no link in it, so reading it later
-        cannot be sent out of the input folders by the link it was named through."""
+        cannot be sent out of the input folders by the link it was named through.
+
+        Inside ``private`` (the uploads root) only ``own`` (the asking client's area there)
+        may be read, whatever the input folders say: one client never reads another's
+        uploads, even when the uploads lie inside an input folder."""
         path = Path(path_text)
         if not path.is_absolute():
             raise InputRefused("must be an absolute path")
@@ -57,7 +64,11 @@ class InputFolders:
             real = path.resolve(strict=True)
         except (OSError, RuntimeError, ValueError):  # missing, a loop of links, no permission
             raise InputRefused(NOT_READABLE) from None
-        if not self.contains(real) or real.suffix.lower() not in extensions:
+        if private is not None and real.is_relative_to(private):
+            allowed = own is not None and real.is_relative_to(own)
+        else:
+            allowed = self.contains(real)
+        if not allowed or real.suffix.lower() not in extensions:
             raise InputRefused(NOT_READABLE)
         try:
             # Non-blocking and never through a link: a FIFO cannot stall the engine, and the

@@ -12,11 +12,13 @@ first kind behind; the next engine on the library finds it with ``sweep_interrup
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
 import re
 import stat
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from bridge import limits
 from bridge.atomic import atomic_write
 
 METADATA_NAME = "job.json"
+_KEPT_DIGESTS = 64
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,9 @@ class ClipLibrary:
         root.mkdir(parents=True, exist_ok=True)
         self.root = root.resolve()
         self._lock: int | None = None
+        # sha256 of the files fetched lately, by file version: a fetch comes in windows.
+        self._digests: dict[tuple[int, int, int, int], str] = {}
+        self._digests_lock = threading.Lock()
 
     def claim(self) -> bool:
         """Take the library's lock for this process's life; False if another live engine
@@ -169,6 +175,28 @@ class ClipLibrary:
                 raise OSError(f"{target} is not a regular file of at most {max_bytes} bytes")
             return handle.read(max_bytes + 1)[:max_bytes]
 
+    def read_range(self, path: Path, offset: int, length: int) -> tuple[bytes, int, str]:
+        """``length`` bytes from ``offset`` of a regular file inside the library (never read
+        through a link), with the file's size and sha256; OSError if it is missing, a link
+        or not a regular file. The sha256 is kept per file version (inode, size, mtime)."""
+        target = self.confine(path.parent) / path.name
+        fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise OSError(f"{target} is not a regular file")
+            version = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+            with self._digests_lock:
+                digest = self._digests.get(version)
+            if digest is None:
+                digest = _sha256(handle)
+                with self._digests_lock:
+                    self._digests[version] = digest
+                    while len(self._digests) > _KEPT_DIGESTS:
+                        self._digests.pop(next(iter(self._digests)))
+            handle.seek(offset)
+            return handle.read(length), info.st_size, digest
+
     def read_json(self, path: Path) -> dict:
         """Read a JSON file from inside the library."""
         return json.loads(self.confine(path).read_text())
@@ -177,3 +205,12 @@ class ClipLibrary:
         target = self.confine(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         return atomic_write(target, write)
+
+
+def _sha256(handle: Any) -> str:
+    """sha256 (hex) of an open file from its start."""
+    digest = hashlib.sha256()
+    handle.seek(0)
+    while block := handle.read(1 << 20):
+        digest.update(block)
+    return digest.hexdigest()

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bridge.listener import OscListener
+from engine.server.device import DeviceError, resolve_device
 from engine.server.library import ClipLibrary
 from engine.server.service import EngineService
 
@@ -38,11 +39,18 @@ def serve(
     queue_size: int,
     workers: int,
     input_folders: Sequence[Path] = (),
+    device: str = "auto",
 ) -> int:
     """Serve requests until SIGINT or SIGTERM; returns the exit code. Input files are read
-    only from the library and ``input_folders``."""
+    only from the library and ``input_folders``; generation runs on ``device`` (auto, cpu,
+    cuda[:N]; see ``engine.server.device``)."""
+    try:
+        resolved = resolve_device(device)
+    except DeviceError as exc:
+        print(f"stemloom: {exc}", file=sys.stderr)
+        return 2
     service = EngineService(model, ClipLibrary(library), queue_size=queue_size, workers=workers,
-                            input_folders=input_folders)
+                            input_folders=input_folders, device=resolved, asked_device=device)
     listener = OscListener(
         service.handle, host=host, udp_port=udp_port, tcp_port=tcp_port, token=token
     )
@@ -61,7 +69,8 @@ def serve(
     where = f"udp://{udp_host}:{udp_bound}"
     if listener.tcp_address:
         where += f" and tcp://{listener.tcp_address[0]}:{listener.tcp_address[1]} (SLIP)"
-    print(f"Stemloom engine listening on {where}; model {model!r}; clips in {library}", flush=True)
+    print(f"Stemloom engine listening on {where}; model {model!r} on {resolved} (--device "
+          f"{device}); clips in {library}", flush=True)
     print("inputs are read from: " + ", ".join(map(str, service.inputs.roots)), flush=True)
     stop.wait()
     log.info("stopping")

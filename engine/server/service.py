@@ -33,13 +33,16 @@ from bridge.atomic import atomic_write_bytes
 from bridge.errors import ErrorCode, ProtocolError
 from bridge.listener import Replier
 from bridge.messages import (
+    FILES_VERSION,
     PROTOCOL_VERSION,
     Ack,
     Cancel,
     Done,
     Fail,
+    Fetch,
     Generate,
     Hello,
+    HelloFiles,
     HelloReply,
     JobList,
     JobState,
@@ -51,15 +54,19 @@ from bridge.messages import (
     Request,
     Stage,
     Status,
+    Upload,
 )
 from bridge.version import STEMLOOM_VERSION
 from engine.api import render
 from engine.generation import Generator, JobCancelled, NoTrainedModel
 from engine.model_store import load_generator
 from engine.request import GenerationRequest, KeptPlan, RequestError, from_generate
-from engine.server.inputs import MAX_INPUT_BYTES, InputFolders, InputRefused
+from engine.server.device import DeviceError, place
+from engine.server.inputs import InputFolders, InputRefused
 from engine.server.jobs import Job, JobBook
 from engine.server.library import METADATA_NAME, ClipLibrary, OutsideLibrary
+from engine.server.transfers import fetch_chunks, require_stream
+from engine.server.uploads import UploadArea
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +78,8 @@ UNRECORDED_FIELDS = ("token", "reply_port", "client_id")
 INPUT_FIELDS = (("melody", MELODY_EXTENSIONS), ("reference", AUDIO_EXTENSIONS),
                 ("continue_from", AUDIO_EXTENSIONS))
 PREVIEW_NAME = "preview.wav"
+# Uploaded inputs live in the library's hidden folder (never a job's: ids start alnum).
+UPLOADS_NAME = ".uploads"
 PLAN_NAME = "plan.npz"
 MELODY_MIDI_NAME = "melody.mid"
 # Progress replies are sent at most this often (a stage change is always sent).
@@ -85,8 +94,10 @@ PARTIAL_NAMES = (PREVIEW_NAME, PLAN_NAME)
 class ModelSlot:
     """Loads the generator in the background so the server answers hello at once."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, device: str = "cpu", asked_device: str = "cpu") -> None:
         self.name = name
+        # Where to generate (resolved: cpu or cuda:N) and what the operator asked for.
+        self.device, self._asked_device = device, asked_device
         self.state = ModelState.LOADING
         self.problem = ""
         self._generator: Generator | None = None
@@ -95,10 +106,14 @@ class ModelSlot:
     def load(self) -> None:
         """Load the model (run on a background thread)."""
         try:
-            self._generator = load_generator(self.name)
+            generator = load_generator(self.name)
+            self.device = place(generator, self.device, asked=self._asked_device)
+            self._generator = generator
             self.state = ModelState.READY
         except NoTrainedModel as exc:
             self.state, self.problem = ModelState.MISSING, str(exc)
+        except DeviceError as exc:
+            self.state, self.problem = ModelState.ERROR, str(exc)
         except Exception as exc:  # a broken model file must not take the server down
             log.exception("model %s failed to load", self.name)
             self.state = ModelState.ERROR
@@ -131,11 +146,14 @@ class EngineService:
         workers: int = 1,
         retention_s: float = 3600.0,
         input_folders: Iterable[Path] = (),
+        device: str = "cpu",
+        asked_device: str = "cpu",
     ) -> None:
-        self.model = ModelSlot(model)
+        self.model = ModelSlot(model, device, asked_device)
         self.library = library
         # The library is always an input folder (a clip it made may be continued).
         self.inputs = InputFolders((library.root, *input_folders))
+        self.uploads = UploadArea(library.root / UPLOADS_NAME, MELODY_EXTENSIONS)
         # A random key per TCP connection (its Replier): a connection's identity that no
         # other connection can take, even one that later gets the same address and port.
         self._connection_keys: weakref.WeakKeyDictionary[Replier, str] = (
@@ -160,7 +178,8 @@ class EngineService:
 
     def sweep(self) -> list[str]:
         """Mark the jobs a killed engine left running in the library failed (interrupted)
-        and remove their partial files; skipped while another engine holds the library."""
+        and remove their partial files, and remove the uploads past their retention;
+        skipped while another engine holds the library."""
         if not self.library.claim():
             log.warning("another engine serves %s: not sweeping it", self.library.root)
             return []
@@ -172,6 +191,7 @@ class EngineService:
         if swept:
             log.warning("%d job(s) interrupted by an earlier engine: %s", len(swept),
                         ", ".join(swept[:10]))
+        self.uploads.sweep()
         return swept
 
     def stop(self, wait_s: float = SHUTDOWN_WAIT_S) -> None:
@@ -210,7 +230,15 @@ class EngineService:
         owner = self.owner_of(request, replier)
         match request:
             case Hello():
-                replier.send(self._hello(request.request_id))
+                replier.send(self._hello(request))
+                if request.protocol >= FILES_VERSION:
+                    replier.send(HelloFiles(request_id=request.request_id))
+            case Upload():
+                require_stream(request, replier)
+                replier.send(self.uploads.receive(owner, request))
+            case Fetch():
+                require_stream(request, replier)
+                self._fetch(request, replier, owner)
             case Generate() if self._stopping.is_set():
                 raise ProtocolError(ErrorCode.SHUTTING_DOWN,
                                     "the engine is shutting down; try again later",
@@ -240,10 +268,10 @@ class EngineService:
             case _:
                 raise ProtocolError(ErrorCode.UNKNOWN_ADDRESS, "not served", request.request_id)
 
-    def _hello(self, request_id: str) -> HelloReply:
+    def _hello(self, request: Hello) -> HelloReply:
         return HelloReply(
-            request_id=request_id,
-            protocol=PROTOCOL_VERSION,
+            request_id=request.request_id,
+            protocol=min(request.protocol, PROTOCOL_VERSION),
             engine_version=STEMLOOM_VERSION,
             model=self.model.label,
             model_state=self.model.state,
@@ -253,7 +281,7 @@ class EngineService:
     def _submit(self, request: Generate, replier: Replier, owner: str) -> None:
         if self.model.state in (ModelState.MISSING, ModelState.ERROR):
             raise ProtocolError(ErrorCode.NO_MODEL, self.model.problem, request.request_id)
-        self._resolved_inputs(request)
+        self._resolved_inputs(request, owner)
         if request.keep_from:
             try:
                 self._kept_plan(request.keep_from, owner)
@@ -282,6 +310,14 @@ class EngineService:
         )
         if job.outcome is not None:  # a re-sent request for a finished job
             replier.send(job.outcome)
+
+    def _fetch(self, request: Fetch, replier: Replier, owner: str) -> None:
+        """Send the asked range of a file of one of the client's own jobs."""
+        if not self._owns(request.job, owner):
+            raise ProtocolError(ErrorCode.UNKNOWN_JOB, f"no job with id {request.job!r}",
+                                request.request_id)
+        for chunk in fetch_chunks(self.library, self.library.job_dir(request.job), request):
+            replier.send(chunk)
 
     def _cancel(self, job_id: str, replier: Replier, owner: str) -> None:
         job, was_waiting = self.book.cancel(job_id, owner)
@@ -435,17 +471,20 @@ class EngineService:
         job's plan read from its folder."""
         request = job.request
         kept = self._kept_plan(request.keep_from, job.owner) if request.keep_from else None
-        return from_generate(self._resolved_inputs(request), keep_plan=kept)
+        return from_generate(self._resolved_inputs(request, job.owner), keep_plan=kept)
 
-    def _resolved_inputs(self, request: Generate) -> Generate:
+    def _resolved_inputs(self, request: Generate, owner: str) -> Generate:
         """``request`` with each input path replaced by the real file it names, or a
         bad_argument error for one the engine will not read (see ``engine.server.inputs``:
-        missing, unreadable and outside the input folders get the same answer)."""
+        missing, unreadable and outside the input folders get the same answer; of the
+        uploads, only ``owner``'s own)."""
         resolved: dict[str, Any] = {}
         for name, extensions in INPUT_FIELDS:
             if getattr(request, name):
                 try:
-                    resolved[name] = str(self.inputs.resolve(getattr(request, name), extensions))
+                    resolved[name] = str(self.inputs.resolve(
+                        getattr(request, name), extensions, private=self.uploads.root,
+                        own=self.uploads.folder(owner)))
                 except InputRefused as refused:
                     raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"{name}: {refused}",
                                         request.request_id) from None
@@ -472,7 +511,7 @@ class EngineService:
             if not self._owns(job_id, owner):
                 raise OSError(f"{job_id} is not this client's job")
             data = self.library.read_regular(self.library.job_dir(job_id) / PLAN_NAME,
-                                             MAX_INPUT_BYTES)
+                                             limits.MAX_INPUT_BYTES)
             with np.load(io.BytesIO(data), allow_pickle=False) as plan:
                 return {name: plan[name] for name in plan.files}
         except (OSError, ValueError, OutsideLibrary) as error:

@@ -53,6 +53,17 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     fuzz.add_argument("--seed", type=int, default=0, help="fuzz seed (default: %(default)s)")
     fuzz.add_argument("--json", action="store_true", help="print JSON only")
     fuzz.set_defaults(func=_fuzz)
+    remote = sub.add_parser(
+        "remote", help="an engine over TCP with files in the protocol (loopback): upload and "
+        "fetch throughput, request to first preview chunk, request to stems placed")
+    remote.add_argument("--runs", type=int, default=5, help="runs per figure (median, min and "
+                        "max reported; default: %(default)s)")
+    remote.add_argument("--model", default="random-tiny", help="the engine's model (default: "
+                        "%(default)s, which measures the transport rather than the model)")
+    remote.add_argument("--bars", type=int, default=8, help="bars per job (default: "
+                        "%(default)s)")
+    remote.add_argument("--json", action="store_true", help="print JSON only")
+    remote.set_defaults(func=_remote)
 
 
 def _bridge(args: argparse.Namespace) -> int:
@@ -97,6 +108,12 @@ def _fuzz(args: argparse.Namespace) -> int:
     results = run_fuzz(args.messages, args.clients, args.seed)
     _print(results, args.json)
     return 0 if summary_ok(results) else 1
+
+
+def _remote(args: argparse.Namespace) -> int:
+    from stemloom.bench_remote import run_remote_bench
+
+    return _print(run_remote_bench(args.runs, args.model, args.bars), args.json)
 
 
 def _print(results: dict, as_json: bool) -> int:

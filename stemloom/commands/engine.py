@@ -21,9 +21,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     serve = sub.add_parser(
         "serve",
         help="serve generation requests over OSC",
-        description="Serve protocol v1 (docs/protocol.md) over UDP, and TCP with SLIP "
-        "framing when --tcp-port is given. Off loopback a token is required: --token-file, "
-        f"the {TOKEN_ENV} environment variable, or --token.",
+        description="Serve the protocol (docs/protocol.md; version 2, v1 clients served "
+        "unchanged) over UDP, and TCP with SLIP framing when --tcp-port is given; over TCP, "
+        "files travel in the protocol, so hosts on other machines need no shared disk. Off "
+        f"loopback a token is required: --token-file, the {TOKEN_ENV} environment variable, "
+        "or --token.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="UDP port")
@@ -59,6 +61,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     serve.add_argument("--queue-size", type=int, default=8, help="jobs that may wait at once")
     serve.add_argument("--workers", type=int, default=1, help="jobs generated at once")
+    serve.add_argument(
+        "--device", default="auto", metavar="auto|cpu|cuda[:N]",
+        help="where to generate: auto (a GPU when present and the model supports one, else "
+        "the CPU), cpu, or cuda / cuda:N (default: %(default)s)")
     serve.set_defaults(func=_serve)
 
 
@@ -66,6 +72,12 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         token = _token(args)
     except ValueError as exc:
+        return fail(str(exc))
+    from engine.server.device import DeviceError, check_device
+
+    try:
+        check_device(args.device)
+    except DeviceError as exc:
         return fail(str(exc))
     if not token and not is_loopback(args.host):
         return fail(f"listening on {args.host} (not loopback) needs a shared token: "
@@ -83,6 +95,7 @@ def _serve(args: argparse.Namespace) -> int:
             queue_size=args.queue_size,
             workers=args.workers,
             input_folders=_input_folders(args),
+            device=args.device,
         )
     except OSError as exc:  # the port is taken, the address is not this machine's, ...
         return fail(f"cannot serve on {args.host}: {exc.strerror or exc}")

@@ -20,6 +20,7 @@ from bridge.errors import ProtocolError
 from bridge.identity import user_client_id
 from bridge.listener import DEFAULT_PORT
 from bridge.messages import Done, Generate, Preview, Progress
+from bridge.transfer import TransferError
 from bridge.words import DEFAULT_STEMS, Resolved, resolve_request
 from plugin_host.daw import LIVE_DAWS, DawAdapter, adapter_names
 from plugin_host.genre_presets import GenrePreset, PresetError, load_preset
@@ -122,8 +123,28 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="bar to place the clips at (default: the session cursor)",
     )
+    parser.add_argument(
+        "--loudness", type=_loudness, default=None, metavar="LUFS",
+        help="place the take at this integrated loudness, e.g. -14 (one gain for every "
+        "stem, so their sum is the mix; held back so no clip peaks over -1 dBTP)",
+    )
     add_engine_address(parser)
     parser.set_defaults(engine=None, func=_generate)
+
+
+def _loudness(text: str) -> float:
+    """A --loudness value: a target in LUFS a take can sensibly be placed at."""
+    from plugin_host.loudness import MAX_TARGET_LUFS, MIN_TARGET_LUFS
+
+    try:
+        lufs = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not MIN_TARGET_LUFS <= lufs <= MAX_TARGET_LUFS:
+        raise argparse.ArgumentTypeError(
+            f"{text} LUFS is not a placement level: give {MIN_TARGET_LUFS:g} to "
+            f"{MAX_TARGET_LUFS:g} (sample packs sit around -14, mastered tracks around -9)")
+    return lufs
 
 
 def _tempo(text: str) -> float:
@@ -205,13 +226,16 @@ def _generate(args: argparse.Namespace) -> int:
         return fail(exc.message)
     started = time.monotonic()
     try:
-        with _engine(args) as client:
-            client.submit(request)
-            with _preview_player(args.play) as heard:
-                done = _follow(client, request, args.wait, heard)
+        if args.transport == "tcp" and args.engine is not None:
+            done = _run_remote(args, request)
+        else:
+            with _engine(args) as client:
+                client.submit(request)
+                with _preview_player(args.play) as heard:
+                    done = _follow(client, request, args.wait, heard)
     except ProtocolError as exc:
         return fail(f"{exc.message} [{exc.code}]")
-    except (EngineUnreachable, RuntimeError) as exc:
+    except (EngineUnreachable, RuntimeError, TransferError) as exc:
         return fail(str(exc))
     _print_done(done, time.monotonic() - started)
     effects = _effects_to_apply(args, preset)
@@ -221,7 +245,8 @@ def _generate(args: argparse.Namespace) -> int:
         from plugin_host.placement import MELODY_TRACK, place_job
 
         try:
-            placed = place_job(done, args.prompt, adapter, args.bar, effects=effects)
+            placed = place_job(done, args.prompt, adapter, args.bar, effects=effects,
+                               loudness=args.loudness)
         except (PlacementError, PluginLoadError, PresetError, OSError, ValueError) as exc:
             return fail(f"the stems were made but could not be placed: {exc}")
         stems = {name: clip for name, clip in placed.clips.items() if name != MELODY_TRACK}
@@ -229,6 +254,11 @@ def _generate(args: argparse.Namespace) -> int:
         where = args.dest or args.daw
         count = f"{len(stems)} stem{'' if len(stems) == 1 else 's'}"
         print(f"Placed {count} on new tracks at bar {bar:g} in {where}")
+        for take, level in placed.levels.items():
+            which = f"take {take} " if len(placed.levels) > 1 else ""
+            print(f"  {which}at {level.loudness_lufs:.1f} LUFS ({level.gain_db:+.1f} dB"
+                  + (", held back so no clip peaks over -1 dBTP)" if level.peak_limited
+                     else ")"))
         if MELODY_TRACK in placed.clips:
             print(f"  and the melody as a MIDI clip on track {MELODY_TRACK!r}")
         elif placed.melody_file is not None:
@@ -383,6 +413,18 @@ def _engine(args: argparse.Namespace) -> Iterator[EngineClient]:
                      timeout=args.timeout) as client,
     ):
         yield client
+
+
+def _run_remote(args: argparse.Namespace, request: Generate) -> Done:
+    """Run the job on the engine named by --engine over TCP with files in the protocol: the
+    inputs are uploaded and the clips fetched into this host's clip folder first."""
+    from plugin_host.placement import default_clips_root
+    from plugin_host.remote import RemoteEngine
+
+    print(f"Engine at {args.engine} over TCP: inputs go up, clips come down", flush=True)
+    with RemoteEngine(lambda: connect(args)) as remote, _preview_player(args.play) as heard:
+        return remote.run(request, default_clips_root() / request.request_id / "engine",
+                          timeout=args.wait, on_preview=heard)
 
 
 def _local_engine_answers() -> bool:

@@ -1,12 +1,17 @@
-"""One filled-in instance of every message in protocol v1, for round-trip tests."""
+"""One filled-in instance of every message of the protocol, for round-trip tests."""
+
+import hashlib
 
 from bridge.messages import (
     Ack,
     Cancel,
+    Chunk,
     Done,
     Fail,
+    Fetch,
     Generate,
     Hello,
+    HelloFiles,
     HelloReply,
     JobList,
     JobState,
@@ -14,7 +19,12 @@ from bridge.messages import (
     Preview,
     Progress,
     Status,
+    Upload,
+    UploadReply,
 )
+
+_DATA = bytes(range(256))
+_SHA = hashlib.sha256(_DATA).hexdigest()
 
 SAMPLES = [
     Hello(request_id="h1", client="tests", reply_port=9001),
@@ -62,4 +72,11 @@ SAMPLES = [
         request_id="job-1", state="running", fraction=0.25, stage="semantic", queue_position=0
     ),
     JobList(request_id="l1", jobs={"job-1": "running", "job-0": "done"}, more=3),
+    Upload(request_id="up-1", name="hum.wav", size=512, sha256=_SHA, offset=256, data=_DATA,
+           checksum=_SHA),
+    Fetch(request_id="f1", job="job-1", file="drums.wav", offset=1024, length=4096),
+    HelloFiles(request_id="h1"),
+    UploadReply(request_id="up-1", received=512, complete=True, path="/lib/.uploads/a/hum.wav"),
+    Chunk(request_id="f1", file="drums.wav", size=2048, sha256=_SHA, offset=1024, data=_DATA,
+          checksum=_SHA),
 ]
