@@ -77,6 +77,12 @@ class StageConfig:
         return self.channels
 
     @property
+    def stream_channels(self) -> int:
+        """Audio channels among a step's streams, which are level-major (stream = level *
+        channels + channel): 1 for the semantic stage's single stream."""
+        return 1 if self.stage == "semantic" else self.channels
+
+    @property
     def vocab(self) -> int:
         """Codes per stream, not counting the start/pad token (which is ``vocab``)."""
         return self.semantic_vocab if self.stage == "semantic" else self.codec_bins

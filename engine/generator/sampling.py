@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from engine.generator.model import StageModel
-from engine.models.transformer import KVCache, sample_next
+from engine.models.transformer import KVCache, sample_next, sample_with_shared_noise
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,8 @@ class SamplingOptions:
     top_k: int = 250
     top_p: float = 0.0
     guidance: float = 3.0  # classifier-free guidance scale; 1 turns it off
+    # The channels of one codec level drawn with shared noise (see sample_with_shared_noise).
+    coupled_channels: bool = False
 
 
 def guided(logits: torch.Tensor, scale: float) -> torch.Tensor:
@@ -71,9 +73,7 @@ def sample_causal(model: StageModel, prefix: torch.Tensor, frame_inputs: torch.T
                        else guided(logits[:, -1], options.guidance))
         if prior is not None:
             step_logits = step_logits + prior
-        drawn = sample_next(step_logits.reshape(rows * streams, -1), generator,
-                            temperature=options.temperature, top_k=options.top_k,
-                            top_p=options.top_p).view(rows, streams)
+        drawn = _draw(step_logits, model.cfg.stream_channels, options, generator)
         if forced is not None and t < forced.shape[-1]:
             drawn = torch.where(forced[..., t] >= 0, forced[..., t], drawn)
         if valid is not None:
@@ -83,3 +83,17 @@ def sample_causal(model: StageModel, prefix: torch.Tensor, frame_inputs: torch.T
         if on_step is not None:
             on_step(t, tokens)
     return tokens
+
+
+def _draw(logits: torch.Tensor, channels: int, options: SamplingOptions,
+          generator: torch.Generator) -> torch.Tensor:
+    """One token per stream of (rows, streams, vocab) logits, whose streams are level-major
+    (stream = level * channels + channel)."""
+    rows, streams, vocab = logits.shape
+    settings = {"temperature": options.temperature, "top_k": options.top_k,
+                "top_p": options.top_p}
+    if options.coupled_channels and channels > 1:
+        grouped = logits.reshape(rows * streams // channels, channels, vocab)
+        return sample_with_shared_noise(grouped, generator, **settings).view(rows, streams)
+    return sample_next(logits.reshape(rows * streams, vocab), generator,
+                       **settings).view(rows, streams)

@@ -117,6 +117,23 @@ class Transformer(nn.Module):
         return self.head(hidden), cache
 
 
+def filtered_logits(logits: torch.Tensor, *, temperature: float, top_k: int = 0,
+                    top_p: float = 0.0) -> torch.Tensor:
+    """``logits`` (..., vocab) over ``temperature`` (> 0), with every token outside the top_k
+    most likely, and outside the smallest set holding top_p of the probability, set to -inf
+    (0 turns either off)."""
+    logits = logits / temperature
+    if top_k > 0:
+        threshold = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < threshold, float("-inf"))
+    if 0 < top_p < 1:
+        ordered, order = logits.sort(dim=-1, descending=True)
+        mass_before = ordered.softmax(dim=-1).cumsum(dim=-1) - ordered.softmax(dim=-1)
+        ordered = ordered.masked_fill(mass_before > top_p, float("-inf"))
+        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, ordered)
+    return logits
+
+
 def sample_next(
     logits: torch.Tensor,
     generator: torch.Generator,
@@ -130,14 +147,33 @@ def sample_next(
     """
     if temperature <= 0:
         return logits.argmax(dim=-1)
-    logits = logits / temperature
-    if top_k > 0:
-        threshold = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[..., -1:]
-        logits = logits.masked_fill(logits < threshold, float("-inf"))
-    if 0 < top_p < 1:
-        ordered, order = logits.sort(dim=-1, descending=True)
-        mass_before = ordered.softmax(dim=-1).cumsum(dim=-1) - ordered.softmax(dim=-1)
-        ordered = ordered.masked_fill(mass_before > top_p, float("-inf"))
-        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, ordered)
-    probs = logits.softmax(dim=-1)
+    probs = filtered_logits(logits, temperature=temperature, top_k=top_k,
+                            top_p=top_p).softmax(dim=-1)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+def sample_with_shared_noise(
+    logits: torch.Tensor,
+    generator: torch.Generator,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 0.0,
+) -> torch.Tensor:
+    """Sample one token per member of ``logits`` (groups, members, vocab) by Gumbel-max, the
+    members of a group sharing one Gumbel noise vector.
+
+    Each member's token follows its own filtered distribution exactly (as ``sample_next``);
+    what the shared noise changes is how the members' draws relate: members whose
+    distributions agree draw the same token, and the closer two distributions, the likelier
+    their tokens agree. The left and right channels of a stereo codec, drawn independently,
+    wander apart even where the model expects the same sound in both.
+    """
+    if temperature <= 0:
+        return logits.argmax(dim=-1)
+    scaled = filtered_logits(logits, temperature=temperature, top_k=top_k, top_p=top_p)
+    shape = (*scaled.shape[:-2], 1, scaled.shape[-1])
+    uniform = torch.rand(shape, generator=generator, dtype=scaled.dtype)
+    tiny = torch.finfo(scaled.dtype).tiny
+    gumbel = -torch.log(-torch.log(uniform.clamp(tiny, 1.0 - 1e-7)))
+    return (scaled + gumbel).argmax(dim=-1)
