@@ -8,10 +8,7 @@ import tempfile
 from pathlib import Path
 
 from bridge.listener import DEFAULT_PORT, is_loopback
-from stemloom.commands.common import default_library, fail
-
-# The engine's shared token, when neither --token nor --token-file gives one.
-TOKEN_ENV = "STEMLOOM_TOKEN"
+from stemloom.commands.common import TOKEN_ENV, default_library, fail
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -21,7 +18,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     serve = sub.add_parser(
         "serve",
         help="serve generation requests over OSC",
-        description="Serve the protocol (docs/protocol.md; version 2, v1 clients served "
+        description="Serve the protocol (docs/protocol.md; version 3, v1 and v2 clients served "
         "unchanged) over UDP, and TCP with SLIP framing when --tcp-port is given; over TCP, "
         "files travel in the protocol, so hosts on other machines need no shared disk. Off "
         f"loopback a token is required: --token-file, the {TOKEN_ENV} environment variable, "
@@ -60,6 +57,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "giving any replaces that default",
     )
     serve.add_argument("--queue-size", type=int, default=8, help="jobs that may wait at once")
+    serve.add_argument(
+        "--client-queue-size", type=int, default=None, metavar="N",
+        help="jobs one client may have waiting at once (default: the whole queue); waiting "
+        "jobs start in turns by client either way")
     serve.add_argument("--workers", type=int, default=1, help="jobs generated at once")
     serve.add_argument(
         "--device", default="auto", metavar="auto|cpu|cuda[:N]",
@@ -79,6 +80,8 @@ def _serve(args: argparse.Namespace) -> int:
         check_device(args.device)
     except DeviceError as exc:
         return fail(str(exc))
+    if args.client_queue_size is not None and args.client_queue_size < 1:
+        return fail("--client-queue-size must be 1 or more")
     if not token and not is_loopback(args.host):
         return fail(f"listening on {args.host} (not loopback) needs a shared token: "
                     f"--token-file FILE or the {TOKEN_ENV} environment variable")
@@ -93,6 +96,7 @@ def _serve(args: argparse.Namespace) -> int:
             library=args.library or default_library(),
             model=args.model,
             queue_size=args.queue_size,
+            client_queue_size=args.client_queue_size,
             workers=args.workers,
             input_folders=_input_folders(args),
             device=args.device,

@@ -8,7 +8,13 @@ from collections.abc import Callable
 
 from platformdirs import user_data_path
 
-from stemloom.commands.common import add_engine_address, default_library, fail, parse_address
+from stemloom.commands.common import (
+    add_engine_address,
+    default_library,
+    engine_token,
+    fail,
+    parse_address,
+)
 from stemloom.local_engine import LocalEngine
 
 
@@ -50,7 +56,7 @@ def _studio(args: argparse.Namespace) -> int:
     host, port = parse_address(args.engine)
     data = user_data_path("stemloom", appauthor=False)
     settings = StudioSettings(
-        host=host, port=port, transport=args.transport, token=args.token,
+        host=host, port=port, transport=args.transport, token=engine_token(args),
         timeout=args.timeout, daw=args.daw, dest=args.dest,
         journal=data / "studio-jobs.json",
         clips_root=default_clips_root(),

@@ -189,6 +189,16 @@ def test_the_token_comes_from_a_file_or_the_environment_not_the_command_line(
         assert caught.value.code == ErrorCode.UNAUTHORIZED
         cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes()
         assert secret.encode() not in cmdline
+        # A client command takes the token the same ways, never needing it on its own
+        # command line.
+        client_env = {**os.environ, "STEMLOOM_TOKEN": secret} if source == "env" else {
+            k: v for k, v in os.environ.items() if k != "STEMLOOM_TOKEN"}
+        client_args = ["--token-file", str(tmp_path / "token")] if source == "file" else []
+        status = subprocess.run(
+            [sys.executable, "-m", "stemloom", "host", "status", "--engine",
+             f"127.0.0.1:{port}", *client_args], capture_output=True, text=True, timeout=60,
+            env=client_env)
+        assert status.returncode == 0, status.stderr
     finally:
         process.terminate()
         process.wait(timeout=15)
@@ -199,6 +209,11 @@ def test_a_missing_token_file_is_a_plain_error(tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert code == 2
     assert "cannot read the token file" in err and "Traceback" not in err
+    client = subprocess.run([sys.executable, "-m", "stemloom", "host", "status",
+                             "--token-file", str(tmp_path / "missing")],
+                            capture_output=True, text=True, timeout=60)
+    assert client.returncode == 2 and "cannot read the token file" in client.stderr
+    assert "Traceback" not in client.stderr
 
 
 # ------------------------------------------------------------------ item 9: refusal codes
