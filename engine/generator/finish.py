@@ -1,15 +1,17 @@
 """Stems finished to the stereo image and level of the stems the model learned from.
 
-The coarse stage samples the left and right token streams so that they wander apart (a bass
-the corpus holds dead centre comes out at an L/R correlation near 0.4), and the codec decodes
-quieter than it encodes. Neither is music: both are put right here, per stem, with a rule
-read off the corpus (``stem_sound.json`` beside the generator's weights, written by
-``stemloom eval sound --write``):
+The coarse stage's left and right token streams do not hold the image the corpus has (drawn
+independently they wander apart: a bass the corpus holds dead centre came out at an L/R
+correlation near 0.4; drawn coupled, ``SamplingOptions.coupled_channels``, every family
+comes out near 0.78, wide keys and strings too), and the codec decodes quieter than it
+encodes. Both are put right here, per stem, with a rule read off the corpus
+(``stem_sound.json`` beside the generator's weights, written by ``stemloom eval sound
+--write``):
 
-* width — the side signal (L - R) / 2 is narrowed until the stem's L/R correlation reaches
-  its family's corpus median (but at least MIN_CORRELATION: the corpus's pads are widened
-  out of phase, median -0.61, which a producer would lose on a mono system); a stem already
-  narrower keeps its own image (never widened);
+* width — the side signal (L - R) / 2 is scaled until the stem's L/R correlation reaches its
+  family's corpus median (but at least MIN_CORRELATION: the corpus's pads are widened out
+  of phase, median -0.61, which a producer would lose on a mono system): narrowed as far as
+  needed, widened by at most MAX_SIDE_GAIN;
 * level — each stem is brought to its family's median integrated loudness, at most
   MAX_GAIN_DB up or down, and a variation's stems share one cut if their sum would peak over
   PEAK_CEILING_DB, so the mix stays the sum of the stems.
@@ -29,6 +31,11 @@ REFERENCE_NAME = "stem_sound.json"
 MAX_GAIN_DB = 18.0
 PEAK_CEILING_DB = -1.0
 MIN_CORRELATION = 0.0  # finishing never aims a stem out of phase
+# Coupled sampling draws a stem's channels alike; finishing may widen what is left of its
+# side by up to 6 dB toward its family's image, never more (louder side, louder artefacts).
+MAX_SIDE_GAIN = 2.0
+CORRELATION_TOLERANCE = 0.01
+SIDE_FLOOR = 1e-6  # side energy below this share of the mid's: a mono stem, left mono
 QUIET_LUFS = -60.0  # below this a stem is (nearly) silent: left as it is, not amplified
 _BISECTIONS = 30
 PREVIEW_MIN_SECONDS = 0.2  # audio a stem's preview needs before its gains are set
@@ -52,23 +59,32 @@ def family_of(stem: str) -> str:
     return _FAMILY.get(name, name)
 
 
-def narrow_to(stereo: np.ndarray, correlation: float) -> np.ndarray:
-    """(2, samples) audio with its side signal scaled down (never up) until its L/R
-    correlation is at least ``correlation``."""
+def image_to(stereo: np.ndarray, correlation: float) -> np.ndarray:
+    """(2, samples) audio with its side signal scaled (down, or up by at most
+    MAX_SIDE_GAIN) until its L/R correlation is ``correlation``, or as near as that allows."""
     gain = side_gain(stereo, correlation)
     return stereo if gain is None else with_side_gain(stereo, gain)
 
 
 def side_gain(stereo: np.ndarray, correlation: float) -> float | None:
-    """The gain (< 1) on the side signal that brings the L/R correlation of (2, samples)
-    audio up to ``correlation``; None when it is there already (the audio stays as it is)."""
+    """The gain on the side signal, within [0, MAX_SIDE_GAIN], that brings the L/R
+    correlation of (2, samples) audio to ``correlation`` (the range's end where it cannot);
+    None when the audio is there already or has (almost) no side signal to widen."""
     mid, side = (stereo[0] + stereo[1]) / 2, (stereo[0] - stereo[1]) / 2
     centred_mid, centred_side = mid - mid.mean(), side - side.mean()
     energies = (float((centred_mid**2).sum()), float((centred_side**2).sum()),
                 float((centred_mid * centred_side).sum()))
-    if _correlation(*energies, gain=1.0) >= correlation:
+    now = _correlation(*energies, gain=1.0)
+    if abs(now - correlation) < CORRELATION_TOLERANCE:
         return None
-    low, high = 0.0, 1.0  # the correlation falls as the side gain rises
+    if now < correlation:
+        low, high = 0.0, 1.0  # narrow: the correlation falls as the side gain rises
+    elif energies[1] <= SIDE_FLOOR * energies[0]:
+        return None  # a mono stem has no side to widen
+    elif _correlation(*energies, gain=MAX_SIDE_GAIN) > correlation:
+        return MAX_SIDE_GAIN
+    else:
+        low, high = 1.0, MAX_SIDE_GAIN
     for _ in range(_BISECTIONS):
         gain = (low + high) / 2
         if _correlation(*energies, gain=gain) < correlation:
@@ -102,7 +118,7 @@ def level_gain_db(stereo: np.ndarray, sample_rate: int, target_lufs: float) -> f
 
 def finish_stems(stems: dict[str, np.ndarray], sample_rate: int,
                  reference: dict[str, dict[str, float]]) -> dict[str, np.ndarray]:
-    """Every stem narrowed and levelled to its family's corpus medians (families the
+    """Every stem imaged and levelled to its family's corpus medians (families the
     reference lacks are left as they are); the stems of each variation ("bass.2" with
     "drums.2") share one cut when their sum would peak over PEAK_CEILING_DB."""
     finished = {}
@@ -111,7 +127,7 @@ def finish_stems(stems: dict[str, np.ndarray], sample_rate: int,
         if target is None:
             finished[name] = audio
             continue
-        audio = narrow_to(audio, max(target["lr_correlation"], MIN_CORRELATION))
+        audio = image_to(audio, max(target["lr_correlation"], MIN_CORRELATION))
         gain = level_gain_db(audio, sample_rate, target["loudness_lufs"])
         finished[name] = (audio * 10 ** (gain / 20)).astype(audio.dtype)
     for names in _variations(finished):

@@ -56,6 +56,6 @@ def test_a_coarse_step_couples_left_and_right_of_each_level_only() -> None:
     coupled = _draw(logits, channels, SamplingOptions(coupled_channels=True), generator)
     left, right = coupled.view(rows, levels, channels).unbind(-1)
     assert torch.equal(left, right)
-    plain = _draw(logits, channels, SamplingOptions(), generator)
+    plain = _draw(logits, channels, SamplingOptions(coupled_channels=False), generator)
     left, right = plain.view(rows, levels, channels).unbind(-1)
     assert (left == right).float().mean() < 0.9

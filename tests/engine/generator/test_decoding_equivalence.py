@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -36,7 +37,7 @@ from engine.generator.model import StageConfig, StageModel
 from engine.generator.patterns import delayed
 from engine.generator.sampling import SamplingOptions, guided, sample_causal
 from engine.melody.tokens import VOCAB as MELODY_VOCAB
-from engine.models.transformer import Backbone, KVCache, sample_next
+from engine.models.transformer import Backbone, KVCache, sample_next, sample_with_shared_noise
 
 FRAMES = 12  # frames of every test sequence
 
@@ -193,15 +194,26 @@ def test_fine_logits_equal_the_bidirectional_definition() -> None:
 
 
 class _Spy:
-    """Records the guided logits sample_causal hands to sample_next."""
+    """Records the guided logits sample_causal hands to its sampler: sample_next, or
+    sample_with_shared_noise for a stage whose channels are drawn coupled (its logits are
+    the same numbers grouped by level)."""
 
     def __init__(self) -> None:
         self.logits: list[torch.Tensor] = []
 
-    def __call__(self, logits: torch.Tensor, generator: torch.Generator,
-                 **options: float) -> torch.Tensor:
-        self.logits.append(logits.clone())
-        return sample_next(logits, generator, **options)
+    def watch(self, monkeypatch: pytest.MonkeyPatch) -> _Spy:
+        """Stand in for both samplers of ``engine.generator.sampling``."""
+        for name, sampler in (("sample_next", sample_next),
+                              ("sample_with_shared_noise", sample_with_shared_noise)):
+            monkeypatch.setattr(sampling, name, self._recording(sampler))
+        return self
+
+    def _recording(self, sampler: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        def record(logits: torch.Tensor, generator: torch.Generator,
+                   **options: float) -> torch.Tensor:
+            self.logits.append(logits.clone())
+            return sampler(logits, generator, **options)
+        return record
 
     def stacked(self, rows: int) -> torch.Tensor:
         """(rows, steps, streams, vocab), as a stage's ``step`` returns logits."""
@@ -229,8 +241,7 @@ def test_sliding_window_and_guidance_equal_their_definition(
     max_len = PREFIX_LENGTH + 10
     model = _model(stage, max_len=max_len)
     rows, steps, scale = 2, 31, 2.5
-    spy = _Spy()
-    monkeypatch.setattr(sampling, "sample_next", spy)
+    spy = _Spy().watch(monkeypatch)
     prior = torch.randn(model.cfg.vocab, dtype=torch.float64,
                         generator=torch.Generator().manual_seed(4))
     with torch.no_grad():
@@ -264,8 +275,7 @@ def test_guidance_off_samples_the_conditional_rows_only(monkeypatch: pytest.Monk
         prefix = model.conditions.prefix(batch)
         x = model.frame_inputs(batch, steps)
         options = SamplingOptions(top_k=0, guidance=1.0)
-        spy = _Spy()
-        monkeypatch.setattr(sampling, "sample_next", spy)
+        spy = _Spy().watch(monkeypatch)
         tokens = sample_causal(model, prefix, x, options, torch.Generator().manual_seed(6))
         assert tokens.shape == (rows, 1, steps)
         assert all(len(logits) == rows for logits in spy.logits)
@@ -308,8 +318,7 @@ def test_teacher_forced_generation_reproduces_the_training_loss(
         steps = streams.shape[-1]
         prefix = model.conditions.prefix(batch)
         x = model.frame_inputs(batch, steps)
-        spy = _Spy()
-        monkeypatch.setattr(sampling, "sample_next", spy)
+        spy = _Spy().watch(monkeypatch)
         options = SamplingOptions(guidance=1.0)
         tokens = sample_causal(model, prefix.repeat(2, 1, 1), x.repeat(2, 1, 1), options,
                                torch.Generator().manual_seed(8), valid=valid, forced=streams)

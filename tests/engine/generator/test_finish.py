@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from engine.generator.finish import (
+    MAX_SIDE_GAIN,
     PEAK_CEILING_DB,
     family_of,
     finish_stems,
+    image_to,
     load_reference,
-    narrow_to,
 )
 from engine.generator.sound import (
     harmonic_share,
@@ -49,14 +50,24 @@ def test_measures_read_known_signals() -> None:
     assert loudness_lufs(np.stack([sine, 0 * sine]), RATE) == pytest.approx(-3.01, abs=0.1)
 
 
-def test_narrowing_reaches_the_target_and_never_widens() -> None:
+def test_the_image_reaches_the_target_narrowed_or_widened_within_bounds() -> None:
     wide = _wandering()
     before = lr_correlation(wide)
-    narrowed = narrow_to(wide, 0.97)
+    narrowed = image_to(wide, 0.97)
     assert before < 0.7 and lr_correlation(narrowed) == pytest.approx(0.97, abs=1e-3)
-    # The mid signal is untouched: narrowing changes only the side.
+    # The mid signal is untouched: imaging changes only the side.
     np.testing.assert_allclose(narrowed.sum(0), wide.sum(0), atol=1e-5)
-    assert narrow_to(wide, 0.2) is wide
+    widened = image_to(narrowed, 0.93)
+    assert lr_correlation(widened) == pytest.approx(0.93, abs=1e-3)
+    np.testing.assert_allclose(widened.sum(0), wide.sum(0), atol=1e-5)
+    # Widening stops at MAX_SIDE_GAIN: the side grows by at most that much.
+    limit = image_to(narrowed, -0.5)
+    side = (narrowed[0] - narrowed[1]) / 2
+    assert np.abs((limit[0] - limit[1]) / 2).max() == pytest.approx(
+        MAX_SIDE_GAIN * np.abs(side).max(), rel=1e-4)
+    assert image_to(wide, before) is wide  # there already
+    mono = np.stack([wide[0], wide[0]])
+    assert image_to(mono, 0.3) is mono  # no side to widen
 
 
 def test_finishing_levels_each_family_and_keeps_the_mix_the_sum() -> None:

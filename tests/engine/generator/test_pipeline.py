@@ -20,9 +20,10 @@ from engine.api import Model
 from engine.generator.pipeline import HierarchicalGenerator, load_default
 from engine.request import GenerationRequest, RequestError
 
-# The tiny generator's stems for _request() with seed 7 over 4 s, computed before the model
-# took an engine GenerationRequest (it took a bridge Generate): sha256 of the float32 bytes.
-GOLDEN = {"drums": "6a881eaf9e6b965f", "bass": "087c5a7ebb887bb1"}
+# The tiny generator's stems for _request() with seed 7 over 4 s: sha256 of the float32
+# bytes. Recorded when coupled channel sampling became the default (it draws other tokens);
+# a refactor that changes them changes what a seed makes.
+GOLDEN = {"drums": "68688c44881c9325", "bass": "43704e9a813a4dfa"}
 
 
 class Context:
@@ -64,7 +65,9 @@ def test_the_same_stems_as_before_and_through_the_api(generator: HierarchicalGen
                                                       ) -> None:
     raw = generator.generate(_request(), 7, 4.0)
     assert {name: _digest(audio) for name, audio in raw.stems.items()} == GOLDEN
-    assert raw.key == "B major"
+    # The key is left to the model and read from the mix: not pinned (this mix sits between
+    # two keys, and the estimate's float rounding varies with torch's thread count).
+    assert raw.key.endswith(("major", "minor"))
     model = Model(generator)
     result = model.generate(BASE["prompt"], bpm=120, bars=2, stems=["drums", "bass"], key="",
                             seed=7)
@@ -72,7 +75,7 @@ def test_the_same_stems_as_before_and_through_the_api(generator: HierarchicalGen
     served = generator.generate(_request(), 7, 4.05)  # the bars and 50 ms for the resampler
     for name, audio in served.stems.items():  # the API cuts the same stems to the bars
         assert np.array_equal(result.stems[name], audio[:, :length])
-    assert result.key == raw.key and set(result.plan) == {"semantic", "mulan", "key"}
+    assert result.key == served.key and set(result.plan) == {"semantic", "mulan", "key"}
     again = model.regenerate_stem(result, "bass", seed=8)
     assert again.stems["drums"] is result.stems["drums"]
     assert not np.array_equal(again.stems["bass"], result.stems["bass"])
