@@ -1,7 +1,9 @@
 """The protocol: every address Stemloom speaks, with its typed fields. The single source of truth.
 
 Version 2 adds files over TCP (upload, fetch and their replies, announced by a second hello
-reply); a v1 client, which sends no ``protocol`` in its hello, gets v1 replies only.
+reply); version 3 the engine's capacity (a third hello reply). A client gets the replies of
+the version it names in its hello; a v1 client, which sends no ``protocol``, gets v1 replies
+only.
 
 Requests go from a client (the host, a DAW script, ``oscsend``) to the engine; replies come
 back to the sender (or to ``reply_port`` on the sender's address). ``docs/protocol.md``
@@ -22,9 +24,11 @@ from bridge.schema import Check, Message, decode, encode, register, spec
 from bridge.words import DEFAULT_STEMS, WordsError, resolve_request
 from bridge.words import FIELDS as WORD_FIELDS  # what a prompt's words can set
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 # The first version in which files travel in the protocol (over TCP).
 FILES_VERSION = 2
+# The first version whose hello is also answered with the engine's capacity.
+CAPACITY_VERSION = 3
 PREFIX = "/stemloom"
 
 __all__ = ["PROTOCOL_VERSION", "decode", "encode"]
@@ -219,7 +223,8 @@ class Hello(Request):
     client: str = spec("", doc="Free-form client name, for the engine's log.", check=_short_text)
     protocol: int = spec(
         1, doc="The highest protocol version the client speaks (v1 clients leave it out). "
-        "With 2 or more the engine also sends /stemloom/hello/files.",
+        "With 2 or more the engine also sends /stemloom/hello/files; with 3 or more, "
+        "then /stemloom/hello/capacity.",
         check=_between(1, 1000), omit_default=True,
     )
 
@@ -555,3 +560,26 @@ class Chunk(Message):
     data: bytes = spec(b"", doc="The chunk's bytes; left out when empty.", check=_chunk,
                        omit_default=True)
     checksum: str = spec(doc="sha256 of this chunk's data (hex).", check=_sha256)
+
+
+# ------------------------------------------------------------------ capacity (protocol v3)
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class HelloCapacity(Message):
+    """Sent after /stemloom/hello/files to a client whose hello says protocol 3 or more: how
+    much this engine can take on now, for this client and for all."""
+
+    ADDRESS: ClassVar[str] = f"{PREFIX}/hello/capacity"
+    workers: int = spec(doc="Jobs generated at once.")
+    running: int = spec(doc="Jobs generating now.")
+    queue_size: int = spec(doc="Jobs that may wait at once (all clients).")
+    waiting: int = spec(doc="Jobs waiting now (all clients).")
+    free: int = spec(doc="Jobs the queue takes before it answers busy (all clients).")
+    client_queue_size: int = spec(doc="Jobs one client may have waiting at once; more are "
+                                  "refused with busy. Waiting jobs start in turns by client.")
+    client_free: int = spec(doc="Jobs this client may still queue now.")
+    device: str = spec(doc="Where generation runs: cpu or cuda:N.")
+    batching: bool = spec(doc="Whether waiting jobs of the same length and sampling settings "
+                          "are generated together as one batch.")

@@ -1,8 +1,13 @@
-"""Jobs and the bounded queue that feeds the workers.
+"""Jobs and the bounded, fair queue that feeds the workers.
 
 A ``JobBook`` owns every job the engine knows: the queue of waiting jobs (bounded: a full
-queue refuses with ``busy``) and the record of finished ones, kept for ``retention_s`` so
-their status can still be asked. All methods are thread-safe.
+queue, or a client that already has ``client_queue_size`` jobs waiting, is refused with
+``busy``) and the record of finished ones, kept for ``retention_s`` so their status can
+still be asked. All methods are thread-safe.
+
+The queue is fair across owners: a worker takes the oldest waiting job of the owner served
+least recently (one never served first), so owners take turns: one producer who queues
+eight jobs makes another, who queues one, wait for the job running now, not for all eight.
 
 Every job has an owner (an opaque key the service derives from the client; see
 ``EngineService.owner_of``). Asked with an owner, the book answers only for that owner's jobs:
@@ -12,6 +17,7 @@ another client's job is ``unknown_job``, exactly as if it did not exist.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
 import time
 from collections import OrderedDict, deque
@@ -60,17 +66,54 @@ class Job:
             replier.send(message)
 
 
-class JobBook:
-    """The engine's jobs: a bounded FIFO of waiting ones and a record of all."""
+@dataclass(frozen=True)
+class QueueLoad:
+    """How busy the queue is, for one owner: jobs running and waiting (all owners), places
+    left before busy (all owners), and places left for this owner."""
 
-    def __init__(self, queue_size: int, retention_s: float = 3600.0, max_kept: int = 1000):
+    running: int
+    waiting: int
+    free: int
+    client_free: int
+
+
+class JobBook:
+    """The engine's jobs: a bounded queue of waiting ones, taken in turns by owner, and a
+    record of all."""
+
+    def __init__(self, queue_size: int, retention_s: float = 3600.0, max_kept: int = 1000,
+                 client_queue_size: int | None = None):
         self.queue_size = queue_size
+        # The most jobs one owner may have waiting at once (None: the whole queue).
+        self.client_queue_size = min(queue_size, client_queue_size or queue_size)
         self.retention_s = retention_s
         self.max_kept = max_kept
         self._jobs: OrderedDict[str, Job] = OrderedDict()
-        self._waiting: deque[Job] = deque()
+        # Waiting jobs per owner, oldest first; an owner is here only while it has some.
+        self._waiting: dict[str, deque[Job]] = {}
+        # When each owner's job was last taken (a tick of _served), for the turns.
+        self._last_served: dict[str, int] = {}
+        self._served = itertools.count(1)
         self._cond = threading.Condition()
         self._closed = False
+
+    @property
+    def waiting(self) -> int:
+        """How many jobs wait now (all owners)."""
+        with self._cond:
+            return sum(map(len, self._waiting.values()))
+
+    def load(self, owner: str) -> QueueLoad:
+        """The queue as it stands, seen by ``owner`` (one consistent snapshot)."""
+        with self._cond:
+            waiting = self.waiting
+            return QueueLoad(
+                running=sum(j.status is JobStatus.RUNNING for j in self._jobs.values()),
+                waiting=waiting,
+                free=max(0, self.queue_size - waiting),
+                client_free=min(max(0, self.queue_size - waiting),
+                                self.client_queue_size - len(self._waiting.get(owner, ()))),
+            )
 
     def submit(self, job: Job) -> Job:
         """Queue a new job. A re-sent request (same id, same fields) returns the existing job;
@@ -92,25 +135,38 @@ class JobBook:
                     ErrorCode.SHUTTING_DOWN, "the engine is shutting down; try again later",
                     job.id,
                 )
-            if len(self._waiting) >= self.queue_size:
+            if self.waiting >= self.queue_size:
                 raise ProtocolError(
                     ErrorCode.BUSY,
                     f"the queue is full ({self.queue_size} jobs waiting); try again later",
                     job.id,
                 )
+            if len(self._waiting.get(job.owner, ())) >= self.client_queue_size:
+                raise ProtocolError(
+                    ErrorCode.BUSY,
+                    f"you have {self.client_queue_size} jobs waiting, the most one client may "
+                    "queue; submit more once one starts",
+                    job.id,
+                )
             self._jobs[job.id] = job
-            self._waiting.append(job)
+            self._waiting.setdefault(job.owner, deque()).append(job)
             self._cond.notify()
             return job
 
     def take(self, timeout: float = 0.5) -> Job | None:
-        """The oldest waiting job, now running; None after ``timeout`` or once closed."""
+        """The next waiting job in turn (see the module's note), now running; None after
+        ``timeout`` or once closed."""
         with self._cond:
             if not self._waiting and not self._closed:
                 self._cond.wait(timeout)
             if not self._waiting:
                 return None
-            job = self._waiting.popleft()
+            owner = _turns(self._waiting, self._last_served)[0]
+            queue = self._waiting[owner]
+            job = queue.popleft()
+            if not queue:
+                del self._waiting[owner]
+            self._last_served[owner] = next(self._served)
             job.status = JobStatus.RUNNING
             job.stage = Stage.STARTING
             return job
@@ -124,8 +180,11 @@ class JobBook:
             if job.status.finished:
                 return job, False
             job.cancel_requested.set()
-            if job in self._waiting:
-                self._waiting.remove(job)
+            queue = self._waiting.get(job.owner, deque())
+            if job in queue:
+                queue.remove(job)
+                if not queue:
+                    del self._waiting[job.owner]
                 return job, True
             return job, False
 
@@ -157,9 +216,20 @@ class JobBook:
         return job
 
     def position(self, job: Job) -> int:
-        """Jobs waiting ahead of ``job`` (0 when it runs or is next)."""
+        """Jobs that will start before ``job`` as the queue stands (0 when it runs or is
+        next). Owners take turns in a fixed order (a served owner goes to the back), so a job
+        with n of its owner's jobs ahead of it waits for up to n jobs of every owner, and for
+        one more of each owner whose turn comes first."""
         with self._cond:
-            return self._waiting.index(job) if job in self._waiting else 0
+            queue = self._waiting.get(job.owner, deque())
+            if job not in queue:
+                return 0
+            index = queue.index(job)
+            turns = _turns(self._waiting, self._last_served)
+            rank = turns.index(job.owner)
+            return sum(min(len(self._waiting[owner]), index)
+                       + (turn < rank and len(self._waiting[owner]) > index)
+                       for turn, owner in enumerate(turns))
 
     def newest(self, limit: int, owner: str | None = None) -> tuple[list[Job], int]:
         """Up to ``limit`` jobs (only ``owner``'s, when given), newest first, and how many
@@ -175,7 +245,7 @@ class JobBook:
         that were waiting (now out of the queue, for the caller to end) and those running."""
         with self._cond:
             self._closed = True
-            waiting = list(self._waiting)
+            waiting = [job for queue in self._waiting.values() for job in queue]
             self._waiting.clear()
             running = [j for j in self._jobs.values() if j.status is JobStatus.RUNNING]
             self._cond.notify_all()
@@ -190,6 +260,16 @@ class JobBook:
             if now - job.finished_at > self.retention_s or excess > 0:
                 del self._jobs[job.id]
                 excess -= 1
+        # An owner's turn is remembered while any job of theirs is on record.
+        owners = {j.owner for j in self._jobs.values()}
+        for owner in set(self._last_served) - owners:
+            del self._last_served[owner]
+
+
+def _turns(waiting: dict[str, deque[Job]], last_served: dict[str, int]) -> list[str]:
+    """The owners with waiting jobs in the order of their turns: served least recently (never:
+    first), ties to the one whose oldest waiting job came first."""
+    return sorted(waiting, key=lambda owner: (last_served.get(owner, 0), waiting[owner][0].created))
 
 
 def _same_request(a: Generate, b: Generate) -> bool:

@@ -38,18 +38,21 @@ def serve(
     model: str,
     queue_size: int,
     workers: int,
+    client_queue_size: int | None = None,
     input_folders: Sequence[Path] = (),
     device: str = "auto",
 ) -> int:
     """Serve requests until SIGINT or SIGTERM; returns the exit code. Input files are read
     only from the library and ``input_folders``; generation runs on ``device`` (auto, cpu,
-    cuda[:N]; see ``engine.server.device``)."""
+    cuda[:N]; see ``engine.server.device``). One client may have at most
+    ``client_queue_size`` jobs waiting (None: the whole queue)."""
     try:
         resolved = resolve_device(device)
     except DeviceError as exc:
         print(f"stemloom: {exc}", file=sys.stderr)
         return 2
-    service = EngineService(model, ClipLibrary(library), queue_size=queue_size, workers=workers,
+    service = EngineService(model, ClipLibrary(library), queue_size=queue_size,
+                            client_queue_size=client_queue_size, workers=workers,
                             input_folders=input_folders, device=resolved, asked_device=device)
     listener = OscListener(
         service.handle, host=host, udp_port=udp_port, tcp_port=tcp_port, token=token

@@ -33,6 +33,7 @@ from bridge.atomic import atomic_write_bytes
 from bridge.errors import ErrorCode, ProtocolError
 from bridge.listener import Replier
 from bridge.messages import (
+    CAPACITY_VERSION,
     FILES_VERSION,
     PROTOCOL_VERSION,
     Ack,
@@ -42,6 +43,7 @@ from bridge.messages import (
     Fetch,
     Generate,
     Hello,
+    HelloCapacity,
     HelloFiles,
     HelloReply,
     JobList,
@@ -143,6 +145,7 @@ class EngineService:
         library: ClipLibrary,
         *,
         queue_size: int = 8,
+        client_queue_size: int | None = None,
         workers: int = 1,
         retention_s: float = 3600.0,
         input_folders: Iterable[Path] = (),
@@ -159,7 +162,7 @@ class EngineService:
         self._connection_keys: weakref.WeakKeyDictionary[Replier, str] = (
             weakref.WeakKeyDictionary())
         self._keys_lock = threading.Lock()
-        self.book = JobBook(queue_size, retention_s)
+        self.book = JobBook(queue_size, retention_s, client_queue_size=client_queue_size)
         self._workers = workers
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -233,6 +236,8 @@ class EngineService:
                 replier.send(self._hello(request))
                 if request.protocol >= FILES_VERSION:
                     replier.send(HelloFiles(request_id=request.request_id))
+                if request.protocol >= CAPACITY_VERSION:
+                    replier.send(self._capacity(request, owner))
             case Upload():
                 require_stream(request, replier)
                 replier.send(self.uploads.receive(owner, request))
@@ -276,6 +281,22 @@ class EngineService:
             model=self.model.label,
             model_state=self.model.state,
             queue_size=self.book.queue_size,
+        )
+
+    def _capacity(self, request: Hello, owner: str) -> HelloCapacity:
+        """What the engine can take on now, for ``owner`` and for all (hello, protocol 3)."""
+        load = self.book.load(owner)
+        return HelloCapacity(
+            request_id=request.request_id,
+            workers=self._workers,
+            running=load.running,
+            queue_size=self.book.queue_size,
+            waiting=load.waiting,
+            free=load.free,
+            client_queue_size=self.book.client_queue_size,
+            client_free=load.client_free,
+            device=self.model.device,
+            batching=False,  # every job runs as its own batch (see docs/remote.md)
         )
 
     def _submit(self, request: Generate, replier: Replier, owner: str) -> None:

@@ -31,7 +31,7 @@ from bridge.messages import Fail, Generate, Hello, JobStatus, Preview, Progress
 from bridge.schema import Message, decode, encode
 from bridge.slip import BadFrame, SlipDecoder, encode_frame
 from engine.server.library import ClipLibrary
-from engine.server.service import EngineService
+from engine.server.service import UPLOADS_NAME, EngineService
 from stemloom.cli import main as cli_main
 from stemloom.local_engine import LocalEngine, free_port
 
@@ -306,7 +306,9 @@ def test_a_bundle_is_refused_as_unsupported(served) -> None:
     reply = _udp_exchange(listener.udp_address, bundle.build().dgram)
     assert isinstance(reply, Fail) and reply.code == ErrorCode.UNSUPPORTED
     assert reply.request_id == "in-bundle-1" and "bundle" in reply.message
-    assert not any(library.root.iterdir())
+    # Nothing but the (empty) upload area the service keeps from its start.
+    assert [p.name for p in library.root.iterdir()] in ([], [UPLOADS_NAME])
+    assert not any((library.root / UPLOADS_NAME).glob("*/*"))
 
 
 def _message(message: Message) -> OscMessage:
