@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.codec.evaluate import log_mel_distance
+from engine.codec.metrics import log_mel_distance
 from engine.generator import conditions as cond
 from engine.generator.data import SEMANTIC_RATE, BatchMaker, DataConfig, load_examples
 from engine.generator.evaluate import (

@@ -18,17 +18,25 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="eval_command", metavar="SUITE")
     parser.set_defaults(func=lambda args: _nothing_yet(parser))
     codec = sub.add_parser(
-        "codec", help="the codec beside Opus at equal bitrate (log-mel distance, SI-SDR)",
-        description="Held-out corpus clips and real recordings, coded by the codec and by "
-        "ffmpeg's libopus at the same bitrate.")
+        "codec", help="the codec beside Opus: log-mel, spectral convergence, SI-SDR, level "
+        "error per level count; decode speed",
+        description="Held-out real music and held-out corpus clips, coded by the codec at "
+        "each level count (as decoded and with the level gains a token file carries) and by "
+        "ffmpeg's libopus in hard CBR; issue #23's measures (engine/codec/metrics.py).")
     codec.add_argument("--weights", help="codec weights (default: the shipped codec)")
     codec.add_argument("--corpus", default="/tmp/corpus",
                        help="corpus whose validation/test splits to use (default: %(default)s)")
-    codec.add_argument("--clips", type=int, default=32, help="held-out clips (default: "
+    codec.add_argument("--clips", type=int, default=24, help="clips per set (default: "
                        "%(default)s)")
-    codec.add_argument("--seconds", type=float, default=5.0, help="seconds per clip")
-    codec.add_argument("--real", metavar="DIR", help="a folder of real recorded music to "
-                       "score too (WAV, FLAC, OGG, MP3, AIFF; never used for training)")
+    codec.add_argument("--seconds", type=float, default=10.0,
+                       help="seconds per clip (default: %(default)s)")
+    codec.add_argument("--real", metavar="DIR", help="held-out real music: a prepared "
+                       "recordings corpus (its test split) or a folder of audio files (WAV, "
+                       "FLAC, OGG, MP3, AIFF); never used for training")
+    codec.add_argument("--levels", type=_int_list, metavar="N,N,...",
+                       help="level counts to score (default: all of the codec's)")
+    codec.add_argument("--opus", type=_int_list, metavar="KBPS,...", default=(6, 8, 12, 24),
+                       help="Opus bitrates in kb/s (default: 6,8,12,24)")
     codec.add_argument("--json", action="store_true", help="print JSON only")
     codec.set_defaults(func=_codec)
     mulan = sub.add_parser(
@@ -118,24 +126,38 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     melody.set_defaults(func=_melody)
 
 
+def _int_list(text: str) -> tuple[int, ...]:
+    """argparse type: "1,2,8" -> (1, 2, 8), each a positive whole number."""
+    try:
+        values = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of positive "
+                                         "whole numbers")
+    return values
+
+
 def _codec(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from engine.codec.evaluate import evaluate
+    from engine.codec.eval_sets import EvalSetError
+    from engine.codec.evaluate import evaluate, format_table
+    from engine.codec.io import CodecFileError
+    from engine.codec.opus import OpusUnavailableError
+    from engine.data.reserved import ReservedSourceError
 
-    real = Path(args.real).expanduser() if args.real else None
-    if real is not None and not real.is_dir():
-        print(f"stemloom eval codec: --real {args.real} is not a folder", file=sys.stderr)
+    if args.clips < 1 or args.seconds <= 0:
+        print("stemloom eval codec: --clips and --seconds must be positive", file=sys.stderr)
         return 2
-    report = evaluate(args.weights and Path(args.weights), Path(args.corpus),
-                      count=args.clips, seconds=args.seconds, real=real)
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return 0
-    for name, result in report["sets"].items():
-        print(f"[{name}]")
-        for key, value in result.items():
-            print(f"  {key:<28} {value}")
+    real = Path(args.real).expanduser() if args.real else None
+    try:
+        report = evaluate(args.weights and Path(args.weights), Path(args.corpus), args.levels,
+                          args.opus, count=args.clips, seconds=args.seconds, real=real)
+    except (EvalSetError, CodecFileError, ReservedSourceError, OpusUnavailableError) as error:
+        print(f"stemloom eval codec: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2) if args.json else format_table(report))
     return 0
 
 

@@ -13,7 +13,8 @@ import soundfile as sf
 import torch
 
 from engine.codec import io, level
-from engine.codec.evaluate import REAL_CANDIDATES, log_mel_distance
+from engine.codec.eval_sets import REAL_CANDIDATES
+from engine.codec.metrics import log_mel_distance
 from engine.codec.model import Codec, CodecConfig
 from tests.engine.codec.conftest import TINY_MODEL, song
 
@@ -132,14 +133,21 @@ def test_eval_codec_scores_a_folder_of_real_music_beside_opus(tiny_weights: Path
     mix = song(np.random.default_rng(3), 3.0)["mix"]
     sf.write(music / "album" / "track.flac", mix.T, 44100)  # another rate: resampled
     (music / "cover.jpg").write_bytes(b"not audio, skipped")
-    result = stemloom("eval", "codec", "--weights", str(tiny_weights), "--corpus",
-                      str(tmp_path / "no-corpus"), "--real", str(music), "--seconds", "2",
-                      "--json")
+    base = ["eval", "codec", "--weights", str(tiny_weights), "--corpus",
+            str(tmp_path / "no-corpus"), "--real", str(music), "--seconds", "1"]
+    result = stemloom(*base, "--levels", "1,2", "--opus", "6", "--json")
     assert result.returncode == 0, result.stderr[-2000:]
-    real = json.loads(result.stdout)["sets"]["real_recordings"]
+    report = json.loads(result.stdout)
+    real = report["sets"]["real_recordings"]
     assert real["clips"] == 1 and real["files"][0].endswith("track.flac")
-    scored = {name: row for name, row in real.items() if name.startswith(("codec_", "opus_"))}
-    assert {name.split("_")[0] for name in scored} == {"codec", "opus"}
-    assert all(row["log_mel_distance"] > 0 and row["bitrate_bps"] > 0 for row in scored.values())
+    assert list(real["rows"]) == ["codec_1q", "codec_1q_gains", "codec_2q", "codec_2q_gains",
+                                  "opus_6k"]
+    assert all(row["log_mel"]["mean"] > 0 and row["bitrate_bps"] > 0
+               for row in real["rows"].values())
+    assert "skipped" in report["sets"]["heldout_corpus"]
+    assert report["decode_speed"]["offline_x_realtime"] > 0
     missing = stemloom("eval", "codec", "--real", str(tmp_path / "nowhere"))
     assert missing.returncode == 2 and "is not a folder" in missing.stderr
+    for levels, message in (("1,x", "comma-separated list"), ("5", "decodes 1 to 4 levels")):
+        bad = stemloom(*base, "--levels", levels)
+        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr
