@@ -1,4 +1,5 @@
-"""`stemloom data fetch | list`: real music from Debian packages, on the command line.
+"""`stemloom data fetch | list | prepare-recordings | label-eval`: real music from Debian
+packages, on the command line.
 
 Importing this module stays light (argparse only); the work is imported when a command runs.
 """
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from engine.data.modules import ModuleResult
     from engine.data.sources import Source
 
 
@@ -126,6 +128,105 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_prepare_modules(args: argparse.Namespace) -> int:
+    """Render fetched tracker modules into multi-stem corpus shards, or score the mapping."""
+    from engine.data.module_labels import LabelError, load_labels, score
+    from engine.data.modules import CHANNELS_FILE, MIN_SECONDS, WINDOW_SECONDS, prepare_modules
+
+    out: Path = args.out
+    if args.score is not None:
+        try:
+            scores = score(load_labels(args.score), out / CHANNELS_FILE)
+        except (LabelError, OSError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print("\n\n".join(s.table() for s in scores))
+        return 0
+    data: Path = args.data if args.data is not None else _default_dest()
+    if not (data / "manifest.jsonl").is_file():
+        print(f"error: {data} holds no fetched data (run 'stemloom data fetch "
+              "tecnoballz-data ... --dest DIR' first)", file=sys.stderr)
+        return 2
+    window = WINDOW_SECONDS if args.window is None else args.window
+    if not window >= MIN_SECONDS:
+        print(f"error: --window must be at least {MIN_SECONDS:g} seconds", file=sys.stderr)
+        return 2
+
+    def progress(r: ModuleResult) -> None:
+        families = ", ".join(f"{f} {len(c)}" for f, c in r.families.items())
+        detail = (f"{r.channels} ch, {r.seconds:.0f} s, residual {r.residual_db:.0f} dB, "
+                  f"{families}; {r.examples} examples ({r.why})" if r.status == "written"
+                  else r.why)
+        print(f"{r.package} {Path(r.path).name}: {r.status}" + (f": {detail}" if detail
+                                                                   else ""))
+
+    from engine.data.libxmp import LibxmpMissing
+
+    try:
+        results = prepare_modules(data, out, args.packages or None, seed=args.seed,
+                                  window_seconds=window, force=args.force,
+                                  progress=progress)
+    except LibxmpMissing as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    written = [r for r in results if r.status == "written"]
+    print(f"{len(written)} modules written, "
+          f"{sum(r.status == 'already done' for r in results)} already done, "
+          f"{sum(r.status == 'skipped' for r in results)} skipped; corpus: {out}")
+    return 0
+
+
+def cmd_prepare_recordings(args: argparse.Namespace) -> int:
+    """Decode, window, normalise and label fetched recordings into corpus shards."""
+    from engine.data.recordings import PackageSummary, prepare
+    from engine.data.reserved import ReservedSourceError, refuse_reserved
+
+    try:
+        for name in args.packages:
+            refuse_reserved(name)
+    except ReservedSourceError as error:
+        print(f"error: refused: {error}", file=sys.stderr)
+        return 2
+    if not (args.data / "manifest.jsonl").is_file():
+        print(f"error: {args.data} has no manifest.jsonl: fetch first ('stemloom data "
+              "fetch ... --dest DATA')", file=sys.stderr)
+        return 2
+
+    def progress(s: PackageSummary) -> None:
+        if s.status == "no music":
+            print(f"{s.package}: no music files in the manifest", file=sys.stderr)
+            return
+        print(f"{s.package}: {s.status}: {s.split}, {s.files} files ({s.file_hours:.2f} h), "
+              f"{s.windows} windows, {s.silent_windows} near-silent skipped, "
+              f"{s.shard_bytes / 1e6:.1f} MB, {s.wall_seconds:.0f} s"
+              + "".join(f"\n  problem: {p}" for p in s.problems))
+
+    try:
+        summaries = prepare(args.data, args.out, args.packages or None, seed=args.seed,
+                            progress=progress)
+    except ReservedSourceError as error:
+        print(f"error: refused: {error}", file=sys.stderr)
+        return 2
+    missing = [s.package for s in summaries if s.status == "no music"]
+    print(f"corpus: {args.out / 'manifest.json'}")
+    return 1 if missing and args.packages else 0
+
+
+def cmd_label_eval(args: argparse.Namespace) -> int:
+    """Check the labeller against a corpus with known tempo, meter and key."""
+    from engine.data.label_eval import evaluate_corpus
+
+    try:
+        rows, summary = evaluate_corpus(args.corpus, args.split, args.limit)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.rows is not None:
+        args.rows.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add the `data` command and its subcommands to a CLI's subparsers."""
     data = subparsers.add_parser(
@@ -160,3 +261,50 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     listing.add_argument("--sources", type=Path, metavar="TOML", help="another source table")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_list)
+
+    prepare = commands.add_parser(
+        "prepare-recordings", help="decode, window, normalise and label fetched recordings "
+                                   "into corpus shards",
+        description="Each package's music files are decoded once to 32 kHz stereo, cut "
+                    "into 15 s windows (near-silent ones skipped), normalised to -16 LUFS "
+                    "(peak-safe), labelled with tempo, beats, meter and key (each with a "
+                    "confidence) and written as mix.flac examples of the corpus format. "
+                    "pushover-data and openclonk-data, whole, are the test split. A package "
+                    "already prepared with the same files and settings is skipped.")
+    prepare.add_argument("packages", nargs="*", metavar="PACKAGE",
+                         help="only these packages (default: every fetched one)")
+    prepare.add_argument("--data", type=Path, required=True,
+                         help="the folder 'stemloom data fetch --dest' filled")
+    prepare.add_argument("--out", type=Path, required=True, help="the corpus folder")
+    prepare.add_argument("--seed", type=int, default=0, help="seed of the validation draw")
+    prepare.set_defaults(func=cmd_prepare_recordings)
+
+    evaluate = commands.add_parser(
+        "label-eval", help="check the tempo/meter/key labeller on a corpus with known labels")
+    evaluate.add_argument("corpus", type=Path, help="a corpus whose examples carry bpm, "
+                                                    "meter and key_name (rendered ones)")
+    evaluate.add_argument("--split", default=None, help="one split (default: all)")
+    evaluate.add_argument("--limit", type=int, default=None, help="at most this many")
+    evaluate.add_argument("--rows", type=Path, default=None,
+                          help="also write one JSON row per example here")
+    evaluate.set_defaults(func=cmd_label_eval)
+
+    modules = commands.add_parser(
+        "prepare-modules", help="render fetched tracker modules into multi-stem corpus shards",
+        description="Render each fetched module (kind 'modules') whole and one channel at a "
+                    "time with libxmp at 32 kHz stereo, map channels to stem families "
+                    "(drums, bass, keys, guitar, strings, pad, lead), sum each family into "
+                    "a stem and write windows as corpus examples (one shard per module; "
+                    "done shards are skipped). See docs/data.md.")
+    modules.add_argument("--data", type=Path,
+                         help="the fetched data folder (default: as for 'data fetch')")
+    modules.add_argument("--out", type=Path, required=True, help="the corpus folder")
+    modules.add_argument("--package", dest="packages", action="append", metavar="PACKAGE",
+                         help="only this package (repeatable)")
+    modules.add_argument("--window", type=float, metavar="SECONDS",
+                         help="example length (default 15, as for recordings)")
+    modules.add_argument("--seed", type=int, default=0, help="split draw seed")
+    modules.add_argument("--force", action="store_true", help="redo modules already done")
+    modules.add_argument("--score", type=Path, metavar="LABELS",
+                         help="only score the channel mapping of OUT against hand labels")
+    modules.set_defaults(func=cmd_prepare_modules)

@@ -21,6 +21,7 @@ import re
 import shutil
 import stat
 import subprocess
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -70,7 +71,9 @@ def apt_downloader(package: str, cache: Path) -> Path:
     if shutil.which("apt-get") is None:
         raise ToolMissing("apt-get is not installed (on a non-Debian system, download the "
                           ".debs yourself and pass --from-debs DIR)")
-    uris = _run(["apt-get", "download", "--print-uris", package], cwd=cache)
+    # apt prints no address for a .deb already in its working folder: ask from an empty one.
+    with tempfile.TemporaryDirectory() as empty:
+        uris = _run(["apt-get", "download", "--print-uris", package], cwd=Path(empty))
     match = re.search(r"^'[^']+'\s+(\S+)\s+(\d+)\s+SHA256:([0-9a-f]{64})", uris, re.M)
     if match is None:
         raise FetchError(f"{package}: apt-get gave no download address (is the package "
@@ -149,6 +152,9 @@ def licence_line(copyright_file: Path | None) -> str:
     if licences:
         return "; ".join(licences)
     for line in text.splitlines():
+        # A bare heading ("License:", "Licenses") names no licence: read on.
+        if re.fullmatch(r"\s*licen[cs]es?:?\s*", line, re.I):
+            continue
         if re.search(r"licen[cs]e|GPL|public domain|creative commons|CC-BY", line, re.I):
             return line.strip()
     return "unknown (see copyright)"
