@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -15,6 +16,11 @@ from engine.corpus.fluid import DEFAULT_SOUNDFONT
 from engine.corpus.shards import ShardWriter, shard_done, split_of, write_manifest
 
 DEFAULT_FRACTIONS = (0.9, 0.05, 0.05)
+RECIPES = ("v1", "v2")
+
+
+class MissingInstruments(FileNotFoundError):
+    """The v2 recipe's banks or kits are not all in the instruments folder."""
 
 
 @dataclass(frozen=True)
@@ -46,13 +52,28 @@ def example_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
-def count_for_hours(hours: float, seed: int) -> int:
+def _seconds(seed: int, recipe: str) -> float:
+    if recipe == "v2":
+        from engine.corpus.recipes import sample_spec_v2
+
+        return sample_spec_v2(seed)[0].seconds
+    return sample_spec(seed).seconds
+
+
+def count_for_hours(hours: float, seed: int, recipe: str = "v1") -> int:
     """How many examples make `hours` of audio (specs are cheap: nothing is rendered)."""
     total, index = 0.0, 0
     while total < hours * 3600.0:
-        total += sample_spec(example_seed(seed, index)).seconds
+        total += _seconds(example_seed(seed, index), recipe)
         index += 1
     return index
+
+
+def check_instruments(instruments: Path | None) -> list[str]:
+    """What the v2 recipe would miss under `instruments`: one line per package."""
+    from engine.corpus.produced import Instruments
+
+    return Instruments.locate(instruments).missing()
 
 
 def plan(examples: int, seed: int, shard_size: int,
@@ -70,15 +91,20 @@ def plan(examples: int, seed: int, shard_size: int,
     return jobs
 
 
-def build_shard(job: ShardJob, root: str, seed: int, soundfont: str,
-                bits: int = 16) -> tuple[int, float]:
+def build_shard(job: ShardJob, root: str, seed: int, soundfont: str, bits: int = 16,
+                recipe: str = "v1", instruments: str | None = None) -> tuple[int, float]:
     """Render and publish one shard; returns (examples, audio seconds)."""
     from engine.corpus.example import make_example
+    from engine.corpus.produced import Instruments, make_example_v2
 
+    found = Instruments.locate(Path(instruments) if instruments else None)
     writer = ShardWriter(Path(root) / job.name)
     seconds = 0.0
     for index in job.indices:
-        meta, files = make_example(example_seed(seed, index), soundfont, bits=bits)
+        if recipe == "v2":
+            meta, files = make_example_v2(example_seed(seed, index), found, bits=bits)
+        else:
+            meta, files = make_example(example_seed(seed, index), soundfont, bits=bits)
         meta.update(index=index, split=job.split)
         writer.add(f"{index:08d}", meta, files)
         seconds += meta["seconds"]
@@ -89,41 +115,61 @@ def build_shard(job: ShardJob, root: str, seed: int, soundfont: str,
 def build(root: Path, examples: int | None = None, hours: float | None = None, seed: int = 0,
           soundfont: str = DEFAULT_SOUNDFONT, workers: int = 2, shard_size: int = 16,
           fractions: tuple[float, float, float] = DEFAULT_FRACTIONS, bits: int = 16,
-          progress: bool = True) -> BuildReport:
+          progress: bool = True, recipe: str = "v1", instruments: Path | None = None,
+          allow_missing: bool = False) -> BuildReport:
     """Build (or finish building) a corpus of `examples` examples or `hours` of audio.
 
-    The plan depends only on (count, seed, shard_size, fractions), so running the same
-    command again skips finished shards and redoes only missing ones.
+    The plan depends only on (count, seed, shard_size, fractions, recipe), so running the
+    same command again skips finished shards and redoes only missing ones. Recipe 'v1'
+    renders on `soundfont` alone; 'v2' (produced.py) rotates the banks and kits found under
+    `instruments` and raises MissingInstruments when some are absent, unless `allow_missing`.
     """
     if (examples is None) == (hours is None):
         raise ValueError("give either examples or hours")
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r} (known: {', '.join(RECIPES)})")
     if not Path(soundfont).is_file():
         raise FileNotFoundError(f"soundfont not found: {soundfont}")
+    if recipe == "v2" and not allow_missing and (missing := check_instruments(instruments)):
+        raise MissingInstruments(
+            f"the v2 recipe misses (under {instruments}):\n  " + "\n  ".join(missing)
+            + f"\nfetch them with: stemloom data fetch PACKAGE ... --dest {instruments}"
+            "\n(or build with what is there: --allow-missing)")
     root = Path(root)
+    before = root / "manifest.json"
+    old = json.loads(before.read_text()).get("build") if before.is_file() else None
+    if old and old.get("recipe", "v1") != recipe:  # a resume must not mix two recipes' shards
+        raise ValueError(f"{root} was built with recipe {old.get('recipe', 'v1')}, "
+                         f"not {recipe}: give another folder")
     root.mkdir(parents=True, exist_ok=True)
-    count = examples if examples is not None else count_for_hours(float(hours), seed)
+    count = examples if examples is not None else count_for_hours(float(hours), seed, recipe)
     jobs = plan(count, seed, shard_size, fractions)
     todo = [j for j in jobs if not shard_done(root / j.name)]
+    where = str(instruments) if instruments is not None else None
     start = time.perf_counter()
     done, seconds = 0, 0.0
     bar = _progress(sum(len(j.indices) for j in todo), progress)
     if workers <= 1:
         for job in todo:
-            n, s = build_shard(job, str(root), seed, soundfont, bits)
+            n, s = build_shard(job, str(root), seed, soundfont, bits, recipe, where)
             done, seconds = done + n, seconds + s
             _advance(bar, n, seconds, start)
     else:
         context = multiprocessing.get_context("spawn")  # a clean libfluidsynth per worker
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures = [pool.submit(build_shard, j, str(root), seed, soundfont, bits) for j in todo]
+            futures = [pool.submit(build_shard, j, str(root), seed, soundfont, bits, recipe, where)
+                       for j in todo]
             for future in as_completed(futures):
                 n, s = future.result()
                 done, seconds = done + n, seconds + s
                 _advance(bar, n, seconds, start)
     if bar is not None:
         bar.close()
-    write_manifest(root, {"build": {"seed": seed, "examples": count, "shard_size": shard_size,
-                                    "bits": bits, "soundfont": Path(soundfont).name}})
+    info = {"seed": seed, "examples": count, "shard_size": shard_size, "bits": bits,
+            "soundfont": Path(soundfont).name}
+    if recipe != "v1":  # a v1 manifest stays as it always was
+        info["recipe"] = recipe
+    write_manifest(root, {"build": info})
     return BuildReport(done, seconds, time.perf_counter() - start, len(jobs) - len(todo))
 
 

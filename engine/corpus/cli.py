@@ -11,6 +11,8 @@ from pathlib import Path
 
 # Spelled out rather than imported from fluid.py, which would pull numpy into every CLI start.
 DEFAULT_SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+V2_PACKAGES = ("musescore-general-soundfont csound-soundfont timgm6mb-soundfont opl3-soundfont "
+               "hydrogen-drumkits hydrogen-data avldrums.lv2-soundfont guitarix-common")
 
 
 def _fractions(text: str) -> tuple[float, float, float]:
@@ -25,12 +27,17 @@ def cmd_build(args: argparse.Namespace) -> int:
     from engine.corpus.build import build
     from engine.corpus.fluid import FluidSynthMissing
 
+    if args.recipe == "v2" and args.instruments is None:
+        print("error: --recipe v2 needs --instruments DIR, the folder filled by\n"
+              f"  stemloom data fetch {V2_PACKAGES} --dest DIR", file=sys.stderr)
+        return 2
     try:
         report = build(Path(args.out), examples=args.examples, hours=args.hours, seed=args.seed,
                        soundfont=args.soundfont, workers=args.workers,
                        shard_size=args.shard_size, fractions=args.splits, bits=args.bits,
-                       progress=not args.quiet)
-    except (FileNotFoundError, FluidSynthMissing) as err:
+                       progress=not args.quiet, recipe=args.recipe,
+                       instruments=args.instruments, allow_missing=args.allow_missing)
+    except (FileNotFoundError, FluidSynthMissing, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"wrote {report.examples} examples ({report.seconds / 3600:.3f} h of audio) in "
@@ -47,6 +54,37 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(f"error: {args.dir} has no manifest.json (not a corpus)", file=sys.stderr)
         return 2
     print(stats_json(Path(args.dir)) if args.json else format_stats(corpus_stats(Path(args.dir))))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Print how corpora (and recordings) measure, side by side, and their balance."""
+    from engine.corpus.compare import (
+        balance_row,
+        corpus_mixes,
+        format_balance,
+        format_table,
+        measure,
+        recording_windows,
+        summarise,
+    )
+
+    for folder in args.corpora:
+        if not (Path(folder) / "manifest.json").is_file():
+            print(f"error: {folder} has no manifest.json (not a corpus)", file=sys.stderr)
+            return 2
+    if args.recordings is not None and not Path(args.recordings).is_dir():
+        print(f"error: {args.recordings} is not a folder", file=sys.stderr)
+        return 2
+    columns = {Path(f).name: summarise([measure(m) for m in corpus_mixes(Path(f), args.n,
+                                                                         args.seed)])
+               for f in args.corpora}
+    if args.recordings is not None:
+        columns["recordings"] = summarise([measure(w) for w in recording_windows(
+            Path(args.recordings), args.n, args.seed)])
+    print(format_table(columns))
+    print()
+    print(format_balance({Path(f).name: balance_row(Path(f)) for f in args.corpora}))
     return 0
 
 
@@ -80,6 +118,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--splits", type=_fractions, default=(0.9, 0.05, 0.05),
                        help="train,validation,test fractions")
     build.add_argument("--bits", type=int, choices=(16, 24), default=16, help="PCM bit depth")
+    build.add_argument("--recipe", choices=("v1", "v2"), default="v1",
+                       help="v1: one soundfont, dry; v2: rotated GM banks, real drum kits, a "
+                            "production chain and mastering, more slow/swung/6/8/drumless")
+    build.add_argument("--instruments", type=Path,
+                       help="v2: the folder 'stemloom data fetch ... --dest DIR' filled with the "
+                            "banks and kits")
+    build.add_argument("--allow-missing", action="store_true",
+                       help="v2: build with the banks and kits present instead of stopping")
     build.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     build.set_defaults(func=cmd_build)
 
@@ -87,6 +133,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     stats.add_argument("dir")
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(func=cmd_stats)
+
+    compare = commands.add_parser(
+        "compare", help="loudness, crest, stereo width and spectrum of corpora side by side")
+    compare.add_argument("corpora", nargs="+", help="corpus folders (e.g. a v1 and a v2 build)")
+    compare.add_argument("--recordings", type=Path, help="a folder of real recordings to add")
+    compare.add_argument("-n", type=int, default=40, help="mixes (or windows) per source")
+    compare.add_argument("--seed", type=int, default=0, help="which mixes are drawn")
+    compare.set_defaults(func=cmd_compare)
 
     ingest = commands.add_parser("ingest", help="import your own audio with captions")
     ingest.add_argument("folder", help="folder of audio with captions.csv or captions.jsonl")

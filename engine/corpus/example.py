@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import mido
 import numpy as np
 import soundfile as sf
 
@@ -94,6 +95,15 @@ def make_example(seed: int, soundfont: str = DEFAULT_SOUNDFONT, genre: str | Non
     midi = to_midi(song)
     settings = [(p.pan, p.width, p.level_db) for p in song.parts]
     stems, mix = render_song(midi, settings, spec.bpm, spec.seconds, soundfont, bits=bits)
+    return package_example(song, midi, stems, mix, bits)
+
+
+def package_example(song: Song, midi: mido.MidiFile, stems: np.ndarray, mix: np.ndarray,
+                    bits: int) -> tuple[dict, dict[str, bytes]]:
+    """The metadata and files of a rendered song (see make_example): FLACs, hum, MIDI and
+    captions. `stems` (stems, 2, frames) and `mix` are on the `bits`-bit PCM grid."""
+    spec = song.spec
+    seed = spec.seed
     meta = song_metadata(song)
     meta.update(bits=bits, frames=int(mix.shape[1]))
     files = {f"{part.family}.flac": encode_flac(audio, bits)

@@ -40,6 +40,10 @@ _SIGNATURES = {
     "fluid_synth_write_float": ([_P, ctypes.c_int, _P, ctypes.c_int, ctypes.c_int, _P,
                                  ctypes.c_int, ctypes.c_int], ctypes.c_int),
     "fluid_set_log_function": ([ctypes.c_int, _P, _P], _P),
+    "fluid_sfont_iteration_start": ([_P], None),
+    "fluid_sfont_iteration_next": ([_P], _P),
+    "fluid_preset_get_banknum": ([_P], ctypes.c_int),
+    "fluid_preset_get_num": ([_P], ctypes.c_int),
 }
 
 
@@ -85,6 +89,18 @@ def soundfont(path: str) -> int:
     return lib.fluid_synth_get_sfont_by_id(owner, font_id)
 
 
+@functools.cache
+def presets(path: str) -> frozenset[tuple[int, int]]:
+    """Every (bank, program) the soundfont at `path` defines (bank 128 holds drum kits)."""
+    lib = library()
+    sfont = soundfont(path)
+    lib.fluid_sfont_iteration_start(sfont)
+    found = set()
+    while preset := lib.fluid_sfont_iteration_next(sfont):
+        found.add((lib.fluid_preset_get_banknum(preset), lib.fluid_preset_get_num(preset)))
+    return frozenset(found)
+
+
 class Synth:
     """A fresh FluidSynth instance playing a shared soundfont, rendering float stereo."""
 
@@ -95,10 +111,11 @@ class Synth:
         self._settings, self._synth = _new_synth(self._lib, sample_rate, reverb)
         self._font = self._lib.fluid_synth_add_sfont(self._synth, self._sfont)
 
-    def select(self, channel: int, program: int, drums: bool) -> None:
-        """Select a GM program (a kit in bank 128 for drums), falling back to the first preset
-        of the bank when the soundfont lacks it."""
-        bank = 128 if drums else 0
+    def select(self, channel: int, program: int, drums: bool, bank: int | None = None) -> None:
+        """Select a GM program (a kit in bank 128 for drums, unless `bank` names another),
+        falling back to the first preset of the bank when the soundfont lacks it."""
+        if bank is None:
+            bank = 128 if drums else 0
         if self._lib.fluid_synth_program_select(self._synth, channel, self._font, bank,
                                                 program) != 0:
             self._lib.fluid_synth_program_select(self._synth, channel, self._font, bank, 0)

@@ -13,12 +13,17 @@ RMS_TARGET = 0.16  # about -16 dBFS for the mix, when the peak allows it
 
 
 def render_track(track: mido.MidiTrack, ticks_per_beat: int, bpm: float, frames: int,
-                 soundfont: str = DEFAULT_SOUNDFONT,
-                 sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Render one stem's track on a fresh synth: float32 (2, frames), cut at `frames`."""
+                 soundfont: str = DEFAULT_SOUNDFONT, sample_rate: int = SAMPLE_RATE,
+                 preset: tuple[int, int] | None = None, reverb: bool = True) -> np.ndarray:
+    """Render one stem's track on a fresh synth: float32 (2, frames), cut at `frames`.
+
+    `preset` (bank, program) replaces the track's own program changes (a drum kit that is
+    a melodic preset of its soundfont, say); `reverb` turns FluidSynth's own reverb off for a
+    chain that adds its room later.
+    """
     out = np.zeros((2, frames), dtype=np.float32)
     samples_per_tick = 60.0 / bpm / ticks_per_beat * sample_rate
-    with Synth(soundfont, sample_rate) as synth:
+    with Synth(soundfont, sample_rate, reverb) as synth:
         now = 0
         tick = 0
         for message in track:
@@ -28,7 +33,9 @@ def render_track(track: mido.MidiTrack, ticks_per_beat: int, bpm: float, frames:
             at = min(frames, round(tick * samples_per_tick))
             synth.write(out[:, now:at])
             now = at
-            if message.type == "program_change":
+            if message.type == "program_change" and preset is not None:
+                synth.select(message.channel, preset[1], message.channel == 9, preset[0])
+            elif message.type == "program_change":
                 synth.select(message.channel, message.program, message.channel == 9)
             elif message.type == "note_on" and message.velocity > 0:
                 synth.note_on(message.channel, message.note, message.velocity)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -24,8 +25,9 @@ def _length_bin(seconds: float) -> str:
 def corpus_stats(root: Path) -> dict:
     """Counts over every example in the corpus at `root` (read from the shard indexes)."""
     counters: dict[str, Counter] = {name: Counter() for name in (
-        "split", "source", "genre", "tempo", "key", "mode", "meter", "bars", "instrument",
-        "stem", "stems_per_example", "length", "hum")}
+        "split", "source", "recipe", "focus", "genre", "tempo", "key", "mode", "meter", "feel",
+        "drums", "bars", "instrument", "bank", "kit", "stem", "stems_per_example", "length",
+        "hum", "master_lufs")}
     examples, seconds = 0, 0.0
     shortest, longest = float("inf"), 0.0
     for meta in read_index(root):
@@ -36,10 +38,23 @@ def corpus_stats(root: Path) -> dict:
         counters["source"][meta.get("source", "synth")] += 1
         counters["length"][_length_bin(meta["seconds"])] += 1
         counters["stems_per_example"][str(len(meta.get("stems", [])))] += 1
+        if meta.get("source", "synth") == "synth":  # ingested audio has no recipe or stems
+            counters["recipe"][meta.get("recipe", "v1")] += 1
+            families = {stem["family"] for stem in meta.get("stems", [])}
+            counters["drums"]["with drums" if "drums" in families else "drumless"] += 1
+        if meta.get("focus"):
+            counters["focus"][meta["focus"]] += 1
+        if meta.get("feel"):
+            counters["feel"][meta["feel"]] += 1
+        if (meta.get("master") or {}).get("lufs") is not None:
+            low = math.floor(meta["master"]["lufs"])
+            counters["master_lufs"][f"{low} to {low + 1}"] += 1
         for stem in meta.get("stems", []):
             counters["stem"][stem["family"]] += 1
             if "instrument_name" in stem:
                 counters["instrument"][stem["instrument_name"]] += 1
+            if "bank" in stem or "kit" in stem:
+                counters["kit" if "kit" in stem else "bank"][stem.get("kit") or stem["bank"]] += 1
         if meta.get("genre"):
             counters["genre"][str(meta["genre"])] += 1
         if meta.get("bpm"):
