@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from bridge.atomic import atomic_write_bytes
+from bridge.loudness import integrated_lufs
 from engine.corpus.example import encode_flac
 from engine.corpus.ingest import AudioProblem, IngestReport, load_audio
 from engine.corpus.render import SAMPLE_RATE
@@ -140,10 +141,10 @@ def window_starts(frames: int, rate: int = SAMPLE_RATE) -> list[int]:
     return starts
 
 
-def normalise(window: np.ndarray, meter: object) -> tuple[np.ndarray, dict] | None:
+def normalise(window: np.ndarray) -> tuple[np.ndarray, dict] | None:
     """The window at TARGET_LUFS (less where the peak would pass the ceiling) and its
     loudness facts; None for a near-silent window."""
-    before = float(meter.integrated_loudness(window.T))  # type: ignore[attr-defined]
+    before = integrated_lufs(window, SAMPLE_RATE)
     if not np.isfinite(before) or before < SILENCE_LUFS:
         return None
     peak = float(np.max(np.abs(window)))
@@ -202,8 +203,6 @@ class _Shards:
 def prepare_package(package: str, rows: list[dict], data: Path, out: Path, seed: int = 0,
                     held_out: tuple[str, ...] = HELD_OUT) -> PackageSummary:
     """Prepare one package's files (see the module's docstring)."""
-    import pyloudnorm  # type: ignore[import-untyped]
-
     start = time.monotonic()
     refuse_reserved(package)
     marker = out / STATE / f"{package}.json"
@@ -217,7 +216,6 @@ def prepare_package(package: str, rows: list[dict], data: Path, out: Path, seed:
         old.unlink()
     summary = PackageSummary(package, "prepared", licences=sorted({str(r["licence"])
                                                                   for r in rows}))
-    meter = pyloudnorm.Meter(SAMPLE_RATE)
     shards = _Shards(out, package)
     size = int(WINDOW_SECONDS * SAMPLE_RATE)
     splits = set()
@@ -232,7 +230,7 @@ def prepare_package(package: str, rows: list[dict], data: Path, out: Path, seed:
         summary.files += 1
         summary.file_hours += audio.shape[1] / SAMPLE_RATE / 3600
         for number, first in enumerate(window_starts(audio.shape[1])):
-            done = normalise(audio[:, first: first + size], meter)
+            done = normalise(audio[:, first: first + size])
             if done is None:
                 summary.silent_windows += 1
                 continue

@@ -8,12 +8,14 @@ learned from, so each can be read beside the other.
 * L/R correlation — Pearson correlation of left and right (1: centred mono, 0: unrelated);
 * mono-sum loss — dB lost when left and right are summed to mono (0 for a centred stem,
   -3 for unrelated channels, lower where they cancel);
-* loudness — integrated loudness in LUFS (ITU-R BS.1770-4, pyloudnorm).
+* loudness — integrated loudness in LUFS (ITU-R BS.1770-4, ``bridge.loudness``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from bridge.loudness import integrated_lufs
 
 MEASURES = ("harmonic_share", "high_band", "lr_correlation", "mono_sum_loss_db",
             "loudness_lufs")
@@ -64,11 +66,7 @@ def mono_sum_loss_db(stereo: np.ndarray) -> float:
 
 def loudness_lufs(stereo: np.ndarray, sample_rate: int) -> float:
     """Integrated loudness (LUFS) of (2, samples) audio; -inf for silence or < 0.4 s."""
-    import pyloudnorm
-
-    if stereo.shape[1] < int(0.4 * sample_rate):
-        return float("-inf")
-    return float(pyloudnorm.Meter(sample_rate).integrated_loudness(stereo.T.astype(np.float64)))
+    return integrated_lufs(stereo, sample_rate)
 
 
 def measure_stem(stereo: np.ndarray, sample_rate: int) -> dict[str, float]:

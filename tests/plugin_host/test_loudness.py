@@ -10,9 +10,10 @@ import pyloudnorm
 import pytest
 import soundfile as sf
 
+from bridge.loudness import integrated_lufs, true_peak_dbtp
 from bridge.messages import Done
 from plugin_host.daw import get_adapter
-from plugin_host.loudness import integrated_lufs, take_level, true_peak_dbtp
+from plugin_host.loudness import take_level
 from plugin_host.placement import levels_for, place_job
 
 

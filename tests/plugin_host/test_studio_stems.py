@@ -27,7 +27,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication
 
-from plugin_host.loudness import integrated_lufs, true_peak_dbtp
+from bridge.loudness import integrated_lufs, true_peak_dbtp
 from plugin_host.studio.app import application
 from plugin_host.studio.job_model import PROGRESS_COLUMN
 from plugin_host.studio.stage_words import STAGE_WORDS, stage_words
