@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -173,7 +172,6 @@ def test_missing_fetch_folder_is_a_clear_error(tmp_path: Path) -> None:
     assert "no manifest.jsonl" in done.stderr and "Traceback" not in done.stderr
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 def test_decode_falls_back_to_ffmpeg(tmp_path: Path) -> None:
     m4a = tmp_path / "tone.m4a"  # AAC: libsndfile cannot read it, ffmpeg can
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
