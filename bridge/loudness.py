@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 BLOCK_S = 0.4
-STEP_S = 0.1  # 75 % overlap
+OVERLAP = 0.75
 ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
 OVERSAMPLE = 4  # true peak read at 4x the rate, as BS.1770-4's annex does
@@ -26,10 +26,12 @@ _SHELF = {"fc": 1500.0, "q": 1 / math.sqrt(2), "gain_db": 4.0}
 _HIGH_PASS = {"fc": 38.0, "q": 0.5}
 
 
-def integrated_lufs(audio: np.ndarray, sample_rate: int) -> float:
+def integrated_lufs(audio: np.ndarray, sample_rate: int, block_s: float = BLOCK_S) -> float:
     """Integrated loudness of (channels, samples) audio in LUFS; -inf when it is silent or
-    shorter than one 400 ms block."""
-    block, step = round(BLOCK_S * sample_rate), round(STEP_S * sample_rate)
+    shorter than one gating block (the standard's 400 ms; a shorter ``block_s`` reads a
+    preview chunk shorter than that)."""
+    block = round(block_s * sample_rate)
+    step = max(1, round(block_s * (1 - OVERLAP) * sample_rate))
     if audio.shape[1] < block:
         return -math.inf
     weighted = _k_weighted(audio.astype(np.float64), sample_rate)

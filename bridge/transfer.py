@@ -98,7 +98,9 @@ def _send_window(client: EngineClient, base: Upload, data: bytes, start: int,
             offset += len(piece)
             ends.append(offset)
         if not ends:
-            assert reply is not None
+            if reply is None:  # nothing left to send, yet the engine did not say complete
+                raise TransferError(f"the engine holds all {len(data)} bytes of "
+                                    f"{base.name} but did not take the file")
             return reply
         reply = _reply(client, base.request_id)
         if reply.complete:

@@ -79,19 +79,23 @@ class RemoteEngine:
         sent = self._with_uploads(request, files)
         self.call(lambda client: client.submit(sent))
 
-        def preview(message: Preview) -> None:
-            target = folder / PREVIEW_NAME
-            try:
-                fetch_file(self._live(), request.request_id, _name(message.path), target,
-                           on_chunk)
-            except (TransferError, ProtocolError) as exc:  # superseded or gone: the next one
-                log.info("preview not fetched: %s", exc)
-                return
-            if on_preview is not None:
+        def follow(client: EngineClient) -> Done:
+            def preview(message: Preview) -> None:
+                if on_preview is None:  # nobody listens: not worth the bytes
+                    return
+                target = folder / PREVIEW_NAME
+                try:  # on the connection the job is followed on, not a new one
+                    fetch_file(client, request.request_id, _name(message.path), target,
+                               on_chunk)
+                except (TransferError, ProtocolError) as exc:  # superseded or gone
+                    log.info("preview not fetched: %s", exc)
+                    return
                 on_preview(dataclasses.replace(message, path=str(target)))
 
-        done = self.call(lambda client: client.wait(
-            request.request_id, timeout=timeout, on_progress=on_progress, on_preview=preview))
+            return client.wait(request.request_id, timeout=timeout, on_progress=on_progress,
+                               on_preview=preview)
+
+        done = self.call(follow)
         (folder / PREVIEW_NAME).unlink(missing_ok=True)  # the stems replace it
         discard_parts(folder / PREVIEW_NAME)  # a preview cut short when the job ended
         return self._fetch_outputs(done, folder, on_chunk)
@@ -102,7 +106,8 @@ class RemoteEngine:
         for attempt in range(self._attempts):
             try:
                 return step(self._live())
-            except (EngineUnreachable, OSError) as exc:
+            # A dropped connection is retried; a local disk error (also an OSError) is not.
+            except (EngineUnreachable, ConnectionError, TimeoutError) as exc:
                 last = exc
                 self.close()
                 if attempt + 1 < self._attempts:

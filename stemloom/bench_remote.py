@@ -93,7 +93,9 @@ def _jobs(connect: Callable[[], EngineClient], root: Path, runs: int, bars: int)
                 seen.append(time.perf_counter())
 
         with RemoteEngine(connect) as remote:
-            done = remote.run(request, folder / "engine", on_chunk=note)
+            # As a host that plays previews: they are fetched only when someone listens.
+            done = remote.run(request, folder / "engine", on_chunk=note,
+                              on_preview=lambda _preview: None)
             adapter = open_adapter("dawproject", root / f"song-{run}.dawproject")
             place_job(done, request.prompt, adapter, clips_root=root / "clips")
             placed.append(time.perf_counter() - started)

@@ -18,7 +18,6 @@ import numpy as np
 
 BLOCK_FRAMES = 25  # codec frames per gain (0.5 s at 50 Hz)
 STEP_DB = 0.25
-LIMIT_DB = 127 * STEP_DB  # what an int8 holds
 SILENT_RMS = 10 ** (-70 / 20)  # an input block this quiet keeps the decode as it is
 
 
@@ -46,14 +45,13 @@ def measure_gains(original: np.ndarray, decoded: np.ndarray, hop: int) -> np.nda
     return gains
 
 
-def apply_gains(decoded: np.ndarray, gains: np.ndarray, hop: int, start: int = 0
-                ) -> np.ndarray:
-    """``decoded`` (channels, samples), whose first sample is sample ``start`` of the whole
-    decode, with ``gains`` (from ``measure_gains``) applied as a curve linear in decibels
-    between block centres (held flat before the first and after the last)."""
+def apply_gains(decoded: np.ndarray, gains: np.ndarray, hop: int) -> np.ndarray:
+    """``decoded`` (channels, samples) with ``gains`` (from ``measure_gains``) applied as a
+    curve linear in decibels between block centres (held flat before the first and after
+    the last)."""
     size = block_samples(hop)
     centres = (np.arange(gains.shape[1]) + 0.5) * size
-    positions = np.arange(start, start + decoded.shape[1]) + 0.5
+    positions = np.arange(decoded.shape[1]) + 0.5
     out = np.empty_like(decoded)
     for channel in range(decoded.shape[0]):
         curve_db = np.interp(positions, centres, gains[channel].astype(np.float64) * STEP_DB)

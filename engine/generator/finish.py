@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bridge.loudness import integrated_lufs
 from bridge.takes import by_take
 from engine.generator.sound import loudness_lufs
 
@@ -210,11 +211,7 @@ class PreviewFinisher:
 def short_loudness_lufs(stereo: np.ndarray, sample_rate: int) -> float:
     """Integrated loudness (LUFS) of (2, samples) audio that may be shorter than the
     standard 0.4 s gating block (then one block as long as the audio); -inf for silence."""
-    import pyloudnorm
-
     seconds = stereo.shape[1] / sample_rate
     if seconds <= 0:
         return float("-inf")
-    meter = pyloudnorm.Meter(sample_rate, block_size=min(0.4, seconds))
-    with np.errstate(divide="ignore"):
-        return float(meter.integrated_loudness(stereo.T.astype(np.float64)))
+    return integrated_lufs(stereo, sample_rate, block_s=min(0.4, seconds))

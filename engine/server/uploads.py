@@ -13,6 +13,7 @@ byte is written, and an upload untouched for ``UPLOAD_RETENTION_S`` is removed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -84,8 +85,11 @@ class UploadArea:
         if Path(upload.name).suffix.lower() not in self._extensions:
             raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"name: must end in one of "
                                 f"{', '.join(self._extensions)}", upload.request_id)
+        # Every area, not only this client's: clients without a client_id get a new owner
+        # key per connection, and their abandoned uploads would fill the engine's space.
+        for other in _folders(self.root):
+            self._expire(other)
         area = self.folder(owner)
-        self._expire(area)
         held = _declared_sizes(area)
         if len(held) >= limits.MAX_UPLOADS or sum(held) + upload.size > (
                 limits.MAX_UPLOAD_AREA_BYTES):
@@ -101,9 +105,12 @@ class UploadArea:
     def _take(self, folder: Path, upload: Upload) -> UploadReply:
         final = folder / upload.name
         if _is_regular(final):
+            os.utime(folder / META_NAME)  # asked for again: in use, not abandoned
             return _reply(upload, upload.size, final)
         part = folder / PART_NAME
         received = part.lstat().st_size if _is_regular(part) else 0
+        if received == upload.size and upload.size > 0:  # whole, but never renamed (a crash)
+            return self._finish(folder, upload, part, final)
         if upload.offset != received or not upload.data:
             if upload.size == 0:  # an empty file is complete at once
                 return self._finish(folder, upload, part, final)
@@ -151,6 +158,9 @@ class UploadArea:
             if touched < cutoff:
                 shutil.rmtree(folder, ignore_errors=True)
                 removed += 1
+        if area != self.root and not _folders(area):
+            with contextlib.suppress(OSError):  # a client's emptied area goes too
+                area.rmdir()
         return removed
 
 

@@ -115,3 +115,12 @@ def test_each_take_of_a_job_gets_its_own_gain(tmp_path: Path) -> None:
     assert set(levels) == {1, 2}
     assert levels[1].gain_db - levels[2].gain_db == pytest.approx(20 * np.log10(5), abs=0.1)
     assert all(level.loudness_lufs == pytest.approx(-20.0, abs=0.05) for level in levels.values())
+
+
+def test_a_block_shorter_than_the_standard_reads_a_short_chunk_as_pyloudnorm_does() -> None:
+    rng = np.random.default_rng(8)
+    for samples in (3000, 9600, 20000):
+        audio = rng.standard_normal((2, samples)) * 0.1
+        block = min(0.4, samples / 32000)
+        reference = pyloudnorm.Meter(32000, block_size=block).integrated_loudness(audio.T)
+        assert integrated_lufs(audio, 32000, block_s=block) == pytest.approx(reference, abs=0.01)

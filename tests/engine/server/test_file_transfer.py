@@ -140,3 +140,28 @@ def test_a_fetch_resumes_from_its_part_file_and_is_the_owners_alone(engine, tmp_
         fetch_file(stranger, "fetch-me", "keys.wav", tmp_path / "d.wav")
     assert caught.value.code == ErrorCode.UNKNOWN_JOB
     assert not (tmp_path / "d.wav").exists()
+
+
+def test_abandoned_uploads_of_any_client_expire_and_a_whole_part_is_finished(tmp_path) -> None:
+    """The upload area itself (no socket needed): an upload left by another client (say one
+    without a client_id, whose owner key never returns) is removed once stale when anyone
+    uploads, with its emptied area; and a part that holds every byte but was never renamed
+    (the engine died in between) is finished on the next chunk instead of stuck."""
+    from engine.server.uploads import PART_NAME, UploadArea
+
+    area = UploadArea(tmp_path / "uploads", (".wav",), retention_s=60.0)
+    data = os.urandom(1000)
+    reply = area.receive("gone-client-key", _chunk("old", data, 0, data))
+    assert reply.complete
+    old = area.folder("gone-client-key")
+    stale = os.stat(old / "old").st_mtime - 3600
+    for entry in (old / "old").iterdir():
+        os.utime(entry, (stale, stale))
+    area.receive("another-client-key", _chunk("new", data, 0, data[:10]))
+    assert not old.exists()  # expired on another client's admission, area and all
+
+    whole = area.folder("another-client-key") / "new"
+    (whole / PART_NAME).write_bytes(data)  # every byte written, the rename never happened
+    reply = area.receive("another-client-key", _chunk("new", data, 10, data[10:20]))
+    assert reply.complete and reply.received == len(data)
+    assert (whole / "take.wav").read_bytes() == data
