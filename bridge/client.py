@@ -12,7 +12,7 @@ import queue
 import socket
 import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -41,6 +41,7 @@ from bridge.schema import Message, decode, encode
 from bridge.slip import SlipDecoder, encode_frame
 
 ReplyT = TypeVar("ReplyT", bound=Message)
+MAX_DISCARDED_IDS = 1024  # discarded ids remembered; the oldest is let go first
 
 # Fail codes that answer a status or cancel request itself; any other fail under a job's id
 # is the job's own outcome.
@@ -86,6 +87,8 @@ class EngineClient:
         self.timeout = timeout
         self._inboxes: defaultdict[str, queue.Queue[Message]] = defaultdict(queue.Queue)
         self._held: defaultdict[str, list[Message]] = defaultdict(list)
+        # Ids whose late replies are dropped as they arrive (see ``discard``), oldest first.
+        self._discarded: OrderedDict[str, None] = OrderedDict()
         self._inbox_lock = threading.Lock()
         self._closed = threading.Event()
         self._gone = threading.Event()  # the TCP connection ended: no reply can come
@@ -168,6 +171,17 @@ class EngineClient:
         with self._inbox_lock:
             self._inboxes.pop(request_id, None)
             self._held.pop(request_id, None)
+
+    def discard(self, request_id: str) -> None:
+        """Drop replies queued for ``request_id`` and every one that arrives later: for an
+        id never used again (a fetch's), whose replies may still be on their way, so they
+        do not pile up in an inbox nobody reads."""
+        with self._inbox_lock:
+            self._inboxes.pop(request_id, None)
+            self._held.pop(request_id, None)
+            self._discarded[request_id] = None
+            while len(self._discarded) > MAX_DISCARDED_IDS:
+                self._discarded.popitem(last=False)
 
     # -------------------------------------------------------------- the verbs
 
@@ -306,7 +320,11 @@ class EngineClient:
                     message = decode(packet)
                 except ProtocolError:
                     continue  # not ours to answer; a client never replies to replies
-                self._inbox(message.request_id).put(message)
+                with self._inbox_lock:
+                    if message.request_id in self._discarded:
+                        continue
+                    inbox = self._inboxes[message.request_id]
+                inbox.put(message)
 
 
 def _done_or_raise(outcome: Done | Fail) -> Done:

@@ -120,7 +120,7 @@ def fetch_file(client: EngineClient, job_id: str, name: str, target: Path,
     try:
         return _fetch(client, fetch_id, job_id, name, target, on_chunk)
     finally:
-        client.forget(fetch_id)
+        client.discard(fetch_id)  # a window's chunks may still be on their way
 
 
 def _fetch(client: EngineClient, fetch_id: str, job_id: str, name: str, target: Path,

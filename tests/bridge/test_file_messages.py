@@ -80,3 +80,26 @@ def test_a_blob_where_a_string_belongs_is_refused() -> None:
     with pytest.raises(ProtocolError) as caught:
         decode(builder.build().dgram)
     assert caught.value.code == ErrorCode.BAD_ARGUMENT and "name" in caught.value.message
+
+
+def test_a_discarded_fetch_drops_its_late_chunks_and_keeps_others() -> None:
+    """A fetch cut short (its file changed) may still have a window of chunks on the way:
+    once discarded, they are dropped as they arrive instead of piling up unread."""
+    import socket
+
+    from bridge.client import EngineClient, EngineUnreachable
+
+    engine = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    engine.bind(("127.0.0.1", 0))
+    with EngineClient("127.0.0.1", engine.getsockname()[1], timeout=2.0) as client:
+        client.discard("fetch-late")
+        for fetch_id in ("fetch-late", "fetch-live"):
+            data = b"x" * 10
+            chunk = Chunk(request_id=fetch_id, file="drums.wav", size=10,
+                          sha256=hashlib.sha256(data).hexdigest(), offset=0, data=data,
+                          checksum=hashlib.sha256(data).hexdigest())
+            engine.sendto(encode(chunk), client._sock.getsockname())
+        assert isinstance(client.next_reply("fetch-live", timeout=2.0), Chunk)
+        with pytest.raises(EngineUnreachable):
+            client.next_reply("fetch-late", timeout=0.2)
+    engine.close()
