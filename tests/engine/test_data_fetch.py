@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -27,8 +26,6 @@ from engine.data.fetch import (
     read_manifest,
 )
 from engine.data.sources import SourceTableError, load_sources
-
-pytestmark = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
 
 REPO = Path(__file__).resolve().parents[2]
 
