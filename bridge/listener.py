@@ -63,10 +63,13 @@ class Replier:
         peer: str,
         max_size: int,
         *,
+        host: str = "",
         on_request: Callable[[], None] | None = None,
     ) -> None:
         self._send_bytes = send_bytes
         self.peer = peer
+        # The client's network address alone (no port): what a client cannot pick per request.
+        self.host = host
         self._max_size = max_size
         self._on_request = on_request
 
@@ -268,7 +271,7 @@ class OscListener:
         conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SEND_BUFFER)
         replier = Replier(conn.enqueue, f"tcp:{conn.peer}", limits.MAX_TCP_FRAME,
-                          on_request=conn.mark_request)
+                          host=conn.peer[0], on_request=conn.mark_request)
         writer = threading.Thread(target=conn.write_loop, name=f"osc-tcp-out-{conn.peer[1]}",
                                   daemon=True)
         writer.start()
@@ -400,7 +403,7 @@ class OscListener:
                 return
             self._udp.sendto(payload, address)  # non-blocking: BlockingIOError drops it
 
-        return Replier(send_to, f"udp:{address}", limits.MAX_UDP_DATAGRAM)
+        return Replier(send_to, f"udp:{address}", limits.MAX_UDP_DATAGRAM, host=address[0])
 
     @staticmethod
     def _refuse(replier: Replier, error: ProtocolError) -> None:

@@ -256,7 +256,8 @@ class Generate(Request):
     )
     melody: str = spec(
         "",
-        doc="Path of a hum (audio) or MIDI file the engine can read; empty for none.",
+        doc="Path of a hum (audio) or MIDI file the engine can read, or the handle an upload's "
+        "reply gave (v2); empty for none.",
         check=_max_chars(limits.MAX_PATH_CHARS),
     )
     melody_timing: str = spec(
@@ -273,7 +274,8 @@ class Generate(Request):
     loop: bool = spec(False, doc="Make the end flow into the start.")
     reference: str = spec(
         "",
-        doc="Path of an audio file whose style to follow (mixed with the prompt); empty: none.",
+        doc="Path of an audio file whose style to follow (mixed with the prompt), or an "
+        "upload's handle; empty: none.",
         check=_max_chars(limits.MAX_PATH_CHARS),
     )
     reference_weight: float = spec(
@@ -282,7 +284,8 @@ class Generate(Request):
     )
     continue_from: str = spec(
         "",
-        doc="Path of an audio file to continue: the clip starts where it ends; empty: none.",
+        doc="Path of an audio file to continue (the clip starts where it ends), or an upload's "
+        "handle; empty: none.",
         check=_max_chars(limits.MAX_PATH_CHARS),
     )
     keep_from: str = spec(
@@ -481,7 +484,7 @@ class Upload(Request):
     """One chunk of an input file the client sends to the engine (TCP only). The request id
     names the upload; the engine answers every chunk with /stemloom/upload/reply. A chunk
     whose offset is not the bytes received so far is not kept (an empty chunk at offset 0 asks
-    how far an upload got). The last chunk's reply carries the path to name in generate."""
+    how far an upload got). The last chunk's reply carries the handle to name in generate."""
 
     ADDRESS: ClassVar[str] = f"{PREFIX}/upload"
     name: str = spec(doc="The file's name; its extension says what it is (.wav, .mid, ...).",
@@ -542,8 +545,9 @@ class UploadReply(Message):
     ADDRESS: ClassVar[str] = f"{PREFIX}/upload/reply"
     received: int = spec(doc="Bytes of the file the engine holds; send the rest from here.")
     complete: bool = spec(doc="True once the whole file arrived and matched its sha256.")
-    path: str = spec("", doc="Once complete: the path to give as melody, reference or "
-                     "continue_from (readable only by this client's requests).")
+    path: str = spec("", doc="Once complete: the handle (upload:<id>) to give as melody, "
+                     "reference or continue_from, readable only by this client's requests; not "
+                     "a path on the engine's disk.")
 
 
 @register
@@ -580,6 +584,7 @@ class HelloCapacity(Message):
     client_queue_size: int = spec(doc="Jobs one client may have waiting at once; more are "
                                   "refused with busy. Waiting jobs start in turns by client.")
     client_free: int = spec(doc="Jobs this client may still queue now.")
-    device: str = spec(doc="Where generation runs: cpu or cuda:N.")
+    device: str = spec(doc="Where the model runs: cpu or cuda:N; empty while it loads (or "
+                       "when it could not be loaded).")
     batching: bool = spec(doc="Whether waiting jobs of the same length and sampling settings "
                           "are generated together as one batch.")

@@ -52,9 +52,10 @@ class Fetched:
 
 def upload_file(client: EngineClient, path: Path, files: HelloFiles,
                 on_bytes: Callable[[int], None] | None = None) -> str:
-    """Upload ``path`` to the engine (resuming an upload of the same file) and return the
-    engine's path for it, to name in a generate request. TransferError for a file that is
-    not there or over the engine's limit; ProtocolError for the engine's refusal."""
+    """Upload ``path`` to the engine (resuming an upload of the same file) and return what
+    the engine calls it (a handle such as ``upload:<id>``; an older engine gave its path), to
+    name in a generate request. TransferError for a file that is not there or over the
+    engine's limit; ProtocolError for the engine's refusal."""
     try:
         size = path.stat().st_size
         if size > files.max_file_bytes:

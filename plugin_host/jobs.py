@@ -23,7 +23,7 @@ from pathlib import Path
 from bridge.atomic import atomic_write
 from bridge.client import EngineClient, EngineUnreachable
 from bridge.errors import ErrorCode, ProtocolError
-from bridge.messages import Done, Generate, Preview, Progress, Stage
+from bridge.messages import Ack, Done, Generate, Preview, Progress, Stage
 from bridge.transfer import TransferError
 from plugin_host.remote import RemoteEngine
 
@@ -128,7 +128,9 @@ class HostJobs:
         try:
             client = self._connect()
             if client.transport == "tcp":
-                done = self._run_remote(client, request, timeout, progress)
+                done = self._run_remote(client, request, timeout, progress,
+                                        lambda ack: self._update(record, on_update,
+                                                                 state=HostState(ack.state)))
             else:
                 with client:
                     ack = client.submit(request)
@@ -170,13 +172,15 @@ class HostJobs:
     # ------------------------------------------------------------------ internals
 
     def _run_remote(self, client: EngineClient, request: Generate, timeout: float,
-                    progress: Callable[[Progress], None]) -> Done:
+                    progress: Callable[[Progress], None],
+                    acked: Callable[[Ack], None]) -> Done:
         """Run the job with files in the protocol: the engine may be on another machine."""
         from plugin_host.placement import default_clips_root  # soundfile: only when needed
 
         folder = (self._clips_root or default_clips_root()) / request.request_id / "engine"
         with RemoteEngine(self._connect, client=client) as remote:
-            return remote.run(request, folder, timeout=timeout, on_progress=progress)
+            return remote.run(request, folder, timeout=timeout, on_ack=acked,
+                              on_progress=progress)
 
     def _finish(self, record: JobRecord, done: Done,
                 on_update: Callable[[JobRecord], None] | None) -> None:

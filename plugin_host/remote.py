@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from bridge.client import EngineClient, EngineUnreachable
 from bridge.errors import ProtocolError
-from bridge.messages import Chunk, Done, Generate, HelloFiles, Preview, Progress
+from bridge.messages import Ack, Chunk, Done, Generate, HelloFiles, Preview, Progress
 from bridge.transfer import TransferError, discard_parts, fetch_file, upload_file
 
 log = logging.getLogger(__name__)
@@ -63,13 +63,15 @@ class RemoteEngine:
         folder: Path,
         *,
         timeout: float = 1800.0,
+        on_ack: Callable[[Ack], None] | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         on_preview: Callable[[Preview], None] | None = None,
         on_chunk: Callable[[Chunk], None] | None = None,
     ) -> Done:
         """Upload the inputs, run the job and fetch its files into ``folder``; return the done
-        reply with local paths. ``on_preview`` gets each preview reply once its file is on
-        this machine (its path the local one); ``on_chunk`` every chunk that arrives.
+        reply with local paths. ``on_ack`` gets the engine's ack (the job queued or running);
+        ``on_preview`` each preview reply once its file is on this machine (its path the
+        local one); ``on_chunk`` every chunk that arrives.
         Raises TransferError, ProtocolError (the engine's refusal or the job's fail) or
         EngineUnreachable."""
         files = self.call(lambda client: client.hello_files())
@@ -77,7 +79,9 @@ class RemoteEngine:
             raise TransferError("the engine speaks protocol v1 only: it cannot take files over "
                                 "the connection; update it, or run it on this machine")
         sent = self._with_uploads(request, files)
-        self.call(lambda client: client.submit(sent))
+        ack = self.call(lambda client: client.submit(sent))
+        if on_ack is not None:
+            on_ack(ack)
 
         def follow(client: EngineClient) -> Done:
             def preview(message: Preview) -> None:
@@ -123,7 +127,7 @@ class RemoteEngine:
         return self._client
 
     def _with_uploads(self, request: Generate, files: HelloFiles) -> Generate:
-        """``request`` with each input file uploaded and named by the engine's path for it."""
+        """``request`` with each input file uploaded and named by the engine's handle for it."""
         uploaded: dict[str, Any] = {}
         for name in INPUT_FIELDS:
             local = getattr(request, name)

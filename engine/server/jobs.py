@@ -1,13 +1,16 @@
 """Jobs and the bounded, fair queue that feeds the workers.
 
 A ``JobBook`` owns every job the engine knows: the queue of waiting jobs (bounded: a full
-queue, or a client that already has ``client_queue_size`` jobs waiting, is refused with
+queue, or a client host that already has ``client_queue_size`` jobs waiting, is refused with
 ``busy``) and the record of finished ones, kept for ``retention_s`` so their status can
 still be asked. All methods are thread-safe.
 
-The queue is fair across owners: a worker takes the oldest waiting job of the owner served
-least recently (one never served first), so owners take turns: one producer who queues
-eight jobs makes another, who queues one, wait for the job running now, not for all eight.
+The queue is fair across turns: a worker takes the oldest waiting job of the turn served
+least recently (one never served first), so turns alternate: one producer who queues eight
+jobs makes another, who queues one, wait for the job running now, not for all eight. A job's
+turn key (``Job.turn``; see ``EngineService.turn_of``) is its client's network address, not
+anything a request says, so a client that gives every job a new ``client_id`` still waits
+its turn and stays within ``client_queue_size``.
 
 Every job has an owner (an opaque key the service derives from the client; see
 ``EngineService.owner_of``). Asked with an owner, the book answers only for that owner's jobs:
@@ -22,6 +25,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bridge.errors import ErrorCode, ProtocolError
 from bridge.listener import Replier
@@ -40,6 +44,9 @@ class Job:
     request: Generate
     seed: int
     owner: str = ""  # who made it: only requests from the same owner see it
+    turn: str = ""  # whose turn it waits for: its client's address (see the module's note)
+    # The real files its inputs name: an upload among them is kept while the job is unfinished.
+    inputs: tuple[Path, ...] = ()
     status: JobStatus = JobStatus.QUEUED
     fraction: float = 0.0
     stage: str = Stage.QUEUED
@@ -68,8 +75,8 @@ class Job:
 
 @dataclass(frozen=True)
 class QueueLoad:
-    """How busy the queue is, for one owner: jobs running and waiting (all owners), places
-    left before busy (all owners), and places left for this owner."""
+    """How busy the queue is, for one turn key: jobs running and waiting (all clients),
+    places left before busy (all clients), and places left for this turn key."""
 
     running: int
     waiting: int
@@ -78,20 +85,20 @@ class QueueLoad:
 
 
 class JobBook:
-    """The engine's jobs: a bounded queue of waiting ones, taken in turns by owner, and a
+    """The engine's jobs: a bounded queue of waiting ones, taken in turns by turn key, and a
     record of all."""
 
     def __init__(self, queue_size: int, retention_s: float = 3600.0, max_kept: int = 1000,
                  client_queue_size: int | None = None):
         self.queue_size = queue_size
-        # The most jobs one owner may have waiting at once (None: the whole queue).
+        # The most jobs one turn key may have waiting at once (None: the whole queue).
         self.client_queue_size = min(queue_size, client_queue_size or queue_size)
         self.retention_s = retention_s
         self.max_kept = max_kept
         self._jobs: OrderedDict[str, Job] = OrderedDict()
-        # Waiting jobs per owner, oldest first; an owner is here only while it has some.
+        # Waiting jobs per turn key, oldest first; a key is here only while it has some.
         self._waiting: dict[str, deque[Job]] = {}
-        # When each owner's job was last taken (a tick of _served), for the turns.
+        # When each turn key's job was last taken (a tick of _served), for the turns.
         self._last_served: dict[str, int] = {}
         self._served = itertools.count(1)
         self._cond = threading.Condition()
@@ -99,12 +106,12 @@ class JobBook:
 
     @property
     def waiting(self) -> int:
-        """How many jobs wait now (all owners)."""
+        """How many jobs wait now (all clients)."""
         with self._cond:
             return sum(map(len, self._waiting.values()))
 
-    def load(self, owner: str) -> QueueLoad:
-        """The queue as it stands, seen by ``owner`` (one consistent snapshot)."""
+    def load(self, turn: str) -> QueueLoad:
+        """The queue as it stands, seen by the turn key ``turn`` (one consistent snapshot)."""
         with self._cond:
             waiting = self.waiting
             return QueueLoad(
@@ -112,7 +119,7 @@ class JobBook:
                 waiting=waiting,
                 free=max(0, self.queue_size - waiting),
                 client_free=min(max(0, self.queue_size - waiting),
-                                self.client_queue_size - len(self._waiting.get(owner, ()))),
+                                self.client_queue_size - len(self._waiting.get(turn, ()))),
             )
 
     def submit(self, job: Job) -> Job:
@@ -141,15 +148,15 @@ class JobBook:
                     f"the queue is full ({self.queue_size} jobs waiting); try again later",
                     job.id,
                 )
-            if len(self._waiting.get(job.owner, ())) >= self.client_queue_size:
+            if len(self._waiting.get(job.turn, ())) >= self.client_queue_size:
                 raise ProtocolError(
                     ErrorCode.BUSY,
-                    f"you have {self.client_queue_size} jobs waiting, the most one client may "
-                    "queue; submit more once one starts",
+                    f"your machine has {self.client_queue_size} jobs waiting, the most one "
+                    "client may queue; submit more once one starts",
                     job.id,
                 )
             self._jobs[job.id] = job
-            self._waiting.setdefault(job.owner, deque()).append(job)
+            self._waiting.setdefault(job.turn, deque()).append(job)
             self._cond.notify()
             return job
 
@@ -161,12 +168,12 @@ class JobBook:
                 self._cond.wait(timeout)
             if not self._waiting:
                 return None
-            owner = _turns(self._waiting, self._last_served)[0]
-            queue = self._waiting[owner]
+            turn = _turns(self._waiting, self._last_served)[0]
+            queue = self._waiting[turn]
             job = queue.popleft()
             if not queue:
-                del self._waiting[owner]
-            self._last_served[owner] = next(self._served)
+                del self._waiting[turn]
+            self._last_served[turn] = next(self._served)
             job.status = JobStatus.RUNNING
             job.stage = Stage.STARTING
             return job
@@ -180,11 +187,11 @@ class JobBook:
             if job.status.finished:
                 return job, False
             job.cancel_requested.set()
-            queue = self._waiting.get(job.owner, deque())
+            queue = self._waiting.get(job.turn, deque())
             if job in queue:
                 queue.remove(job)
                 if not queue:
-                    del self._waiting[job.owner]
+                    del self._waiting[job.turn]
                 return job, True
             return job, False
 
@@ -217,19 +224,19 @@ class JobBook:
 
     def position(self, job: Job) -> int:
         """Jobs that will start before ``job`` as the queue stands (0 when it runs or is
-        next). Owners take turns in a fixed order (a served owner goes to the back), so a job
-        with n of its owner's jobs ahead of it waits for up to n jobs of every owner, and for
-        one more of each owner whose turn comes first."""
+        next). Turn keys take turns in a fixed order (a served key goes to the back), so a job
+        with n jobs of its key ahead of it waits for up to n jobs of every key, and for one
+        more of each key whose turn comes first."""
         with self._cond:
-            queue = self._waiting.get(job.owner, deque())
+            queue = self._waiting.get(job.turn, deque())
             if job not in queue:
                 return 0
             index = queue.index(job)
             turns = _turns(self._waiting, self._last_served)
-            rank = turns.index(job.owner)
-            return sum(min(len(self._waiting[owner]), index)
-                       + (turn < rank and len(self._waiting[owner]) > index)
-                       for turn, owner in enumerate(turns))
+            rank = turns.index(job.turn)
+            return sum(min(len(self._waiting[key]), index)
+                       + (place < rank and len(self._waiting[key]) > index)
+                       for place, key in enumerate(turns))
 
     def newest(self, limit: int, owner: str | None = None) -> tuple[list[Job], int]:
         """Up to ``limit`` jobs (only ``owner``'s, when given), newest first, and how many
@@ -239,6 +246,11 @@ class JobBook:
             jobs = [j for j in reversed(self._jobs.values())
                     if owner is None or j.owner == owner]
         return jobs[:limit], max(0, len(jobs) - limit)
+
+    def unfinished(self) -> list[Job]:
+        """The jobs waiting or running now."""
+        with self._cond:
+            return [j for j in self._jobs.values() if not j.status.finished]
 
     def close(self) -> tuple[list[Job], list[Job]]:
         """Take no more jobs: wake every waiting worker so it can stop, and return the jobs
@@ -260,16 +272,16 @@ class JobBook:
             if now - job.finished_at > self.retention_s or excess > 0:
                 del self._jobs[job.id]
                 excess -= 1
-        # An owner's turn is remembered while any job of theirs is on record.
-        owners = {j.owner for j in self._jobs.values()}
-        for owner in set(self._last_served) - owners:
-            del self._last_served[owner]
+        # A turn key's last turn is remembered while any job of it is on record.
+        keys = {j.turn for j in self._jobs.values()}
+        for key in set(self._last_served) - keys:
+            del self._last_served[key]
 
 
 def _turns(waiting: dict[str, deque[Job]], last_served: dict[str, int]) -> list[str]:
-    """The owners with waiting jobs in the order of their turns: served least recently (never:
-    first), ties to the one whose oldest waiting job came first."""
-    return sorted(waiting, key=lambda owner: (last_served.get(owner, 0), waiting[owner][0].created))
+    """The turn keys with waiting jobs in the order of their turns: served least recently
+    (never: first), ties to the one whose oldest waiting job came first."""
+    return sorted(waiting, key=lambda key: (last_served.get(key, 0), waiting[key][0].created))
 
 
 def _same_request(a: Generate, b: Generate) -> bool:

@@ -72,8 +72,9 @@ def serve(
     where = f"udp://{udp_host}:{udp_bound}"
     if listener.tcp_address:
         where += f" and tcp://{listener.tcp_address[0]}:{listener.tcp_address[1]} (SLIP)"
-    print(f"Stemloom engine listening on {where}; model {model!r} on {resolved} (--device "
-          f"{device}); clips in {library}", flush=True)
+    # Where the model runs is known only once it has loaded (hello/capacity and the log say).
+    print(f"Stemloom engine listening on {where}; model {model!r} (--device {device}, "
+          f"{resolved} if the model can use it); clips in {library}", flush=True)
     print("inputs are read from: " + ", ".join(map(str, service.inputs.roots)), flush=True)
     stop.wait()
     log.info("stopping")

@@ -68,7 +68,7 @@ from engine.server.inputs import InputFolders, InputRefused
 from engine.server.jobs import Job, JobBook
 from engine.server.library import METADATA_NAME, ClipLibrary, OutsideLibrary
 from engine.server.transfers import fetch_chunks, require_stream
-from engine.server.uploads import UploadArea
+from engine.server.uploads import UploadArea, is_handle
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +98,10 @@ class ModelSlot:
 
     def __init__(self, name: str, device: str = "cpu", asked_device: str = "cpu") -> None:
         self.name = name
-        # Where to generate (resolved: cpu or cuda:N) and what the operator asked for.
-        self.device, self._asked_device = device, asked_device
+        # Where to try to generate (resolved: cpu or cuda:N) and what the operator asked for.
+        self._target, self._asked_device = device, asked_device
+        # Where the model runs: known once it is loaded and placed ("" until then).
+        self.device = ""
         self.state = ModelState.LOADING
         self.problem = ""
         self._generator: Generator | None = None
@@ -109,7 +111,9 @@ class ModelSlot:
         """Load the model (run on a background thread)."""
         try:
             generator = load_generator(self.name)
-            self.device = place(generator, self.device, asked=self._asked_device)
+            self.device = place(generator, self._target, asked=self._asked_device)
+            log.info("model %s runs on %s (--device %s)", generator.name, self.device,
+                     self._asked_device)
             self._generator = generator
             self.state = ModelState.READY
         except NoTrainedModel as exc:
@@ -156,13 +160,14 @@ class EngineService:
         self.library = library
         # The library is always an input folder (a clip it made may be continued).
         self.inputs = InputFolders((library.root, *input_folders))
-        self.uploads = UploadArea(library.root / UPLOADS_NAME, MELODY_EXTENSIONS)
+        self.book = JobBook(queue_size, retention_s, client_queue_size=client_queue_size)
+        self.uploads = UploadArea(library.root / UPLOADS_NAME, MELODY_EXTENSIONS,
+                                  in_use=self._inputs_in_use)
         # A random key per TCP connection (its Replier): a connection's identity that no
         # other connection can take, even one that later gets the same address and port.
         self._connection_keys: weakref.WeakKeyDictionary[Replier, str] = (
             weakref.WeakKeyDictionary())
         self._keys_lock = threading.Lock()
-        self.book = JobBook(queue_size, retention_s, client_queue_size=client_queue_size)
         self._workers = workers
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -228,6 +233,14 @@ class EngineService:
             basis = f"address:{replier.peer}"
         return hashlib.sha256(f"{request.token}\0{basis}".encode()).hexdigest()
 
+    @staticmethod
+    def turn_of(replier: Replier) -> str:
+        """The turn key of a request: its client's network address (no port), which decides
+        when its jobs run and how many may wait. Not the owner: a request picks its
+        ``client_id`` freely, so one keyed on it could jump the queue with a new id per job.
+        Every client on one machine (or behind one NAT) shares one turn."""
+        return replier.host or replier.peer
+
     def handle(self, request: Request, replier: Replier) -> None:
         """Answer one request (the OscListener's handler)."""
         owner = self.owner_of(request, replier)
@@ -237,7 +250,7 @@ class EngineService:
                 if request.protocol >= FILES_VERSION:
                     replier.send(HelloFiles(request_id=request.request_id))
                 if request.protocol >= CAPACITY_VERSION:
-                    replier.send(self._capacity(request, owner))
+                    replier.send(self._capacity(request, replier))
             case Upload():
                 require_stream(request, replier)
                 replier.send(self.uploads.receive(owner, request))
@@ -283,9 +296,10 @@ class EngineService:
             queue_size=self.book.queue_size,
         )
 
-    def _capacity(self, request: Hello, owner: str) -> HelloCapacity:
-        """What the engine can take on now, for ``owner`` and for all (hello, protocol 3)."""
-        load = self.book.load(owner)
+    def _capacity(self, request: Hello, replier: Replier) -> HelloCapacity:
+        """What the engine can take on now, for the asking client's turn key and for all
+        (hello, protocol 3)."""
+        load = self.book.load(self.turn_of(replier))
         return HelloCapacity(
             request_id=request.request_id,
             workers=self._workers,
@@ -302,7 +316,9 @@ class EngineService:
     def _submit(self, request: Generate, replier: Replier, owner: str) -> None:
         if self.model.state in (ModelState.MISSING, ModelState.ERROR):
             raise ProtocolError(ErrorCode.NO_MODEL, self.model.problem, request.request_id)
-        self._resolved_inputs(request, owner)
+        resolved = self._resolved_inputs(request, owner)
+        inputs = tuple(Path(getattr(resolved, name)) for name, _ in INPUT_FIELDS
+                       if getattr(resolved, name))
         if request.keep_from:
             try:
                 self._kept_plan(request.keep_from, owner)
@@ -324,7 +340,8 @@ class EngineService:
                 f"the clip library already holds a job {request.request_id!r}; use a new id",
                 request.request_id,
             )
-        job = self.book.submit(Job(request=request, seed=seed, owner=owner))
+        job = self.book.submit(Job(request=request, seed=seed, owner=owner,
+                                   turn=self.turn_of(replier), inputs=inputs))
         job.subscribe(replier)
         replier.send(
             Ack(request_id=job.id, state=job.status.value, queue_position=self.book.position(job))
@@ -501,15 +518,27 @@ class EngineService:
         uploads, only ``owner``'s own)."""
         resolved: dict[str, Any] = {}
         for name, extensions in INPUT_FIELDS:
-            if getattr(request, name):
-                try:
-                    resolved[name] = str(self.inputs.resolve(
-                        getattr(request, name), extensions, private=self.uploads.root,
-                        own=self.uploads.folder(owner)))
-                except InputRefused as refused:
-                    raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"{name}: {refused}",
-                                        request.request_id) from None
+            text = getattr(request, name)
+            if not text:
+                continue
+            if is_handle(text):  # an upload of this client's, by the handle its reply gave
+                uploaded = self.uploads.file_of(owner, text)
+                if uploaded is None:
+                    raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"{name}: no finished upload "
+                                        f"{text!r} of yours (it expired, or never completed); "
+                                        "upload the file again", request.request_id)
+                text = str(uploaded)
+            try:
+                resolved[name] = str(self.inputs.resolve(
+                    text, extensions, private=self.uploads.root, own=self.uploads.folder(owner)))
+            except InputRefused as refused:
+                raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"{name}: {refused}",
+                                    request.request_id) from None
         return dataclasses.replace(request, **resolved) if resolved else request
+
+    def _inputs_in_use(self) -> list[Path]:
+        """The files that jobs waiting or running read (their uploads must stay)."""
+        return [path for job in self.book.unfinished() for path in job.inputs]
 
     def _owns(self, job_id: str, owner: str) -> bool:
         """Whether ``owner`` made the job ``job_id`` (in memory, or recorded in the library)."""

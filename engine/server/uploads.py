@@ -7,8 +7,10 @@ the file under its own name (renamed from ``.part``: it appears complete or not 
 
 The client key is derived from the owner key (``EngineService.owner_of``), so a client sees
 only its own uploads; the engine reads an uploaded file for a job only when it lies in that
-job's owner's area (``InputFolders.resolve``). Sizes are checked against the limits before a
-byte is written, and an upload untouched for ``UPLOAD_RETENTION_S`` is removed.
+job's owner's area (``InputFolders.resolve``). A finished upload is named to the client by a
+handle (``upload:<id>``), never by its path on the engine's disk. Sizes are checked against
+the limits before a byte is written, and an upload untouched for ``UPLOAD_RETENTION_S`` is
+removed, unless a job that is waiting or running reads it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import shutil
 import stat
 import threading
 import time
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from bridge import limits
@@ -30,6 +33,8 @@ from bridge.messages import Upload, UploadReply
 
 META_NAME = ".meta"
 PART_NAME = ".part"
+# What a finished upload's reply names it by: this, then the upload's id.
+HANDLE_PREFIX = "upload:"
 # The client key is a prefix of the owner key (a sha256 hex): long enough never to collide.
 _KEY_CHARS = 32
 _HASH_BLOCK = 1 << 20
@@ -39,13 +44,19 @@ class UploadArea:
     """Every client's uploads under one root. Thread-safe."""
 
     def __init__(self, root: Path, extensions: tuple[str, ...], *,
-                 retention_s: float = limits.UPLOAD_RETENTION_S) -> None:
+                 retention_s: float = limits.UPLOAD_RETENTION_S,
+                 in_use: Callable[[], Collection[Path]] = frozenset) -> None:
+        """``in_use`` names the files that unfinished jobs read: their uploads never expire."""
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.root = root.resolve()
         self._extensions = extensions
         self._retention_s = retention_s
-        # One lock for all: a chunk is a small append, and quota checks read whole areas.
+        self._in_use = in_use
+        # The area's lock guards admission (quotas read every area) and expiry. It is never
+        # held while a file is written or hashed (a finished 50 MB upload would stall every
+        # client): each upload has its own lock for that, and expiry passes over one held.
         self._lock = threading.Lock()
+        self._upload_locks: dict[Path, threading.Lock] = {}
 
     def folder(self, owner: str) -> Path:
         """The area of the client with owner key ``owner`` (not created)."""
@@ -54,25 +65,49 @@ class UploadArea:
     def receive(self, owner: str, upload: Upload) -> UploadReply:
         """Take one chunk of ``upload`` for ``owner``; the reply says how far the file got.
         Raises ProtocolError for a file over the limits, a bad chunk or a reused id."""
+        chunk_ok = hashlib.sha256(upload.data).hexdigest() == upload.checksum  # no lock held
+        folder = self.folder(owner) / upload.request_id
         with self._lock:
-            folder = self.folder(owner) / upload.request_id
             meta = _read_meta(folder)
             if meta is None:
                 self._admit(owner, upload)
-                folder.mkdir(parents=True, mode=0o700)
+                folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # a crash may leave it
                 atomic_write_bytes(folder / META_NAME, json.dumps(_declared(upload)).encode())
             elif meta != _declared(upload):
                 raise ProtocolError(ErrorCode.DUPLICATE_ID, f"the upload {upload.request_id!r} "
                                     "is another file (name, size or sha256 differ); use a new "
                                     "id", upload.request_id)
-            return self._take(folder, upload)
+            else:
+                os.utime(folder / META_NAME)  # in use, not abandoned: expiry passes it over
+            lock = self._upload_locks.setdefault(folder, threading.Lock())
+        with lock:
+            if _read_meta(folder) is None:  # expired between the two locks
+                raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"the upload {upload.request_id!r} "
+                                    "expired; upload it again from offset 0", upload.request_id)
+            return self._take(folder, upload, chunk_ok)
+
+    def file_of(self, owner: str, handle: str) -> Path | None:
+        """The finished file the handle ``upload:<id>`` names in ``owner``'s area; None when
+        there is none (never finished, expired, or not a handle)."""
+        if not is_handle(handle):
+            return None
+        upload_id = handle.removeprefix(HANDLE_PREFIX)
+        if upload_id in ("", ".", "..") or Path(upload_id).name != upload_id:
+            return None
+        folder = self.folder(owner) / upload_id
+        meta = _read_meta(folder)
+        name = str(meta.get("name", "")) if meta else ""
+        final = folder / name
+        return final if name and Path(name).name == name and _is_regular(final) else None
 
     def sweep(self) -> int:
-        """Remove every upload untouched for the retention time; returns how many."""
+        """Remove every upload untouched for the retention time (but those unfinished jobs
+        read); returns how many."""
         with self._lock:
+            in_use = self._folders_in_use()
             removed = 0
             for area in _folders(self.root):
-                removed += self._expire(area)
+                removed += self._expire(area, in_use)
             return removed
 
     # ------------------------------------------------------------------ internals
@@ -87,8 +122,9 @@ class UploadArea:
                                 f"{', '.join(self._extensions)}", upload.request_id)
         # Every area, not only this client's: clients without a client_id get a new owner
         # key per connection, and their abandoned uploads would fill the engine's space.
+        in_use = self._folders_in_use()
         for other in _folders(self.root):
-            self._expire(other)
+            self._expire(other, in_use)
         area = self.folder(owner)
         held = _declared_sizes(area)
         if len(held) >= limits.MAX_UPLOADS or sum(held) + upload.size > (
@@ -102,10 +138,10 @@ class UploadArea:
             raise ProtocolError(ErrorCode.TOO_LARGE, "the engine's upload space is full; try "
                                 "again later", upload.request_id)
 
-    def _take(self, folder: Path, upload: Upload) -> UploadReply:
+    def _take(self, folder: Path, upload: Upload, chunk_ok: bool) -> UploadReply:
+        """Append one chunk (under the upload's own lock); finish the file once whole."""
         final = folder / upload.name
         if _is_regular(final):
-            os.utime(folder / META_NAME)  # asked for again: in use, not abandoned
             return _reply(upload, upload.size, final)
         part = folder / PART_NAME
         received = part.lstat().st_size if _is_regular(part) else 0
@@ -115,7 +151,7 @@ class UploadArea:
             if upload.size == 0:  # an empty file is complete at once
                 return self._finish(folder, upload, part, final)
             return _reply(upload, received)  # not the next chunk: nothing kept
-        if hashlib.sha256(upload.data).hexdigest() != upload.checksum:
+        if not chunk_ok:
             raise ProtocolError(ErrorCode.CHECKSUM, f"the chunk at {upload.offset} does not "
                                 f"match its checksum; send it again from {received}",
                                 upload.request_id)
@@ -145,8 +181,13 @@ class UploadArea:
         os.replace(part, final)
         return _reply(upload, upload.size, final)
 
-    def _expire(self, area: Path) -> int:
-        """Remove the uploads of one client's area untouched for the retention time."""
+    def _folders_in_use(self) -> set[Path]:
+        """The upload folders holding a file an unfinished job reads."""
+        return {path.parent for path in self._in_use() if path.parent.parent.parent == self.root}
+
+    def _expire(self, area: Path, in_use: Collection[Path]) -> int:
+        """Remove the uploads of one client's area untouched for the retention time, but
+        those in ``in_use`` and one whose chunk is being taken now."""
         cutoff = time.time() - self._retention_s
         removed = 0
         for folder in _folders(area):
@@ -155,9 +196,18 @@ class UploadArea:
                               for entry in os.scandir(folder))
             except (OSError, ValueError):  # empty, or vanished: nothing worth keeping
                 touched = 0.0
-            if touched < cutoff:
+            if touched >= cutoff or folder in in_use:
+                continue
+            lock = self._upload_locks.get(folder)
+            if lock is not None and not lock.acquire(blocking=False):
+                continue  # a chunk is being written or the file hashed: not abandoned
+            try:
                 shutil.rmtree(folder, ignore_errors=True)
+                self._upload_locks.pop(folder, None)
                 removed += 1
+            finally:
+                if lock is not None:
+                    lock.release()
         if area != self.root and not _folders(area):
             with contextlib.suppress(OSError):  # a client's emptied area goes too
                 area.rmdir()
@@ -168,9 +218,16 @@ def _declared(upload: Upload) -> dict:
     return {"name": upload.name, "size": upload.size, "sha256": upload.sha256}
 
 
+def is_handle(text: str) -> bool:
+    """Whether an input field names an upload by its handle rather than by a path."""
+    return text.startswith(HANDLE_PREFIX)
+
+
 def _reply(upload: Upload, received: int, final: Path | None = None) -> UploadReply:
+    """The reply to a chunk; a finished upload is named by its handle, not its path."""
     return UploadReply(request_id=upload.request_id, received=received,
-                       complete=final is not None, path=str(final) if final else "")
+                       complete=final is not None,
+                       path=f"{HANDLE_PREFIX}{upload.request_id}" if final else "")
 
 
 def _declared_sizes(area: Path) -> list[int]:

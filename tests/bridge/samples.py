@@ -79,7 +79,7 @@ SAMPLES = [
     HelloFiles(request_id="h1"),
     HelloCapacity(request_id="h1", workers=2, running=1, queue_size=8, waiting=3, free=5,
                   client_queue_size=4, client_free=2, device="cpu", batching=False),
-    UploadReply(request_id="up-1", received=512, complete=True, path="/lib/.uploads/a/hum.wav"),
+    UploadReply(request_id="up-1", received=512, complete=True, path="upload:up-1"),
     Chunk(request_id="f1", file="drums.wav", size=2048, sha256=_SHA, offset=1024, data=_DATA,
           checksum=_SHA),
 ]

@@ -9,8 +9,10 @@ import sys
 import pytest
 import torch
 
+from bridge.messages import ModelState
 from engine.models.random_tiny import RandomTinyGenerator
 from engine.server.device import DeviceError, check_device, place, resolve_device
+from engine.server.service import ModelSlot
 
 
 @pytest.mark.parametrize("text", ["auto", "cpu", "cuda", "cuda:0", "cuda:12"])
@@ -42,6 +44,18 @@ def test_a_model_without_gpu_support_stays_on_the_cpu_unless_a_gpu_was_demanded(
     assert place(generator, "cuda:0", asked="auto") == "cpu"
     with pytest.raises(DeviceError, match="runs on the CPU only"):
         place(generator, "cuda:0", asked="cuda")
+
+
+def test_the_device_reported_is_where_the_model_runs_not_the_one_found() -> None:
+    """auto on a GPU machine resolves to cuda:0; a model that runs on the CPU only must be
+    reported on the CPU (and nothing before it is placed)."""
+    slot = ModelSlot("random-tiny", device="cuda:0", asked_device="auto")
+    assert slot.device == ""  # not known while the model loads
+    slot.load()
+    assert slot.state is ModelState.READY and slot.device == "cpu"
+    refused = ModelSlot("random-tiny", device="cuda:0", asked_device="cuda")
+    refused.load()
+    assert refused.state is ModelState.ERROR and refused.device == ""
 
 
 def test_serve_refuses_a_missing_gpu_before_listening(tmp_path) -> None:

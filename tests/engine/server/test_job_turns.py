@@ -1,4 +1,6 @@
-"""Issue #20 item 3: the job queue takes turns by client (the JobBook alone, no engine)."""
+"""Issue #20 item 3: the job queue takes turns by client (the JobBook alone, no engine). A
+client here is a turn key (its network address): the owner, which a request chooses with its
+``client_id``, decides who sees a job, not when it runs."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ from bridge.messages import Generate, JobStatus
 from engine.server.jobs import Job, JobBook, QueueLoad
 
 
-def _job(owner: str, n: int) -> Job:
-    return Job(request=Generate(request_id=f"{owner}{n}", prompt="x"), seed=0, owner=owner)
+def _job(turn: str, n: int, owner: str = "") -> Job:
+    return Job(request=Generate(request_id=f"{turn}{n}", prompt="x"), seed=0,
+               owner=owner or turn, turn=turn)
 
 
 def _taken(book: JobBook, count: int) -> list[str]:
@@ -102,3 +105,17 @@ def test_close_hands_back_the_waiting_and_running_jobs() -> None:
     assert sorted(j.id for j in waiting) == ["a1", "b0"]
     assert still_running == [running]
     assert book.waiting == 0
+
+
+def test_new_owners_from_one_turn_key_neither_jump_turns_nor_pass_its_limit() -> None:
+    """A client that gives every job a new client_id (a new owner) from one address."""
+    book = JobBook(queue_size=8, client_queue_size=3)
+    rotating = [book.submit(_job("a", n, owner=f"owner-{n}")) for n in range(3)]
+    with pytest.raises(ProtocolError) as caught:
+        book.submit(_job("a", 3, owner="owner-3"))
+    assert caught.value.code == ErrorCode.BUSY
+    other = book.submit(_job("b", 0))
+    assert _taken(book, 1) == ["a0"]
+    assert book.position(other) == 0
+    assert [book.position(j) for j in rotating[1:]] == [1, 2]
+    assert _taken(book, 3) == ["b0", "a1", "a2"]

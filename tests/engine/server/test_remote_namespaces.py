@@ -125,9 +125,11 @@ def test_a_hummed_four_stem_job_lands_in_the_hosts_dawproject_across_a_cut(setup
     assert (job_folder / "engine" / "melody.mid").is_file()  # the hum, as the engine heard it
     assert not list(job_folder.rglob("*.part"))
     record = json.loads((job_folder / "engine" / "job.json").read_text())
-    melody = Path(record["request"]["melody"])
-    assert melody.is_relative_to(engine.home / "library" / ".uploads")
-    assert melody.read_bytes() == (host.home / "hum.wav").read_bytes()
+    melody = record["request"]["melody"]  # the upload's handle: no path of the engine's
+    assert melody.startswith("upload:")
+    (stored,) = (engine.home / "library" / ".uploads").glob(
+        f"*/{melody.removeprefix('upload:')}/hum.wav")
+    assert stored.read_bytes() == (host.home / "hum.wav").read_bytes()
     assert not (host.home / ".local/share/stemloom/library").exists()
     assert not (engine.home / ".local/share/stemloom/clips").exists()
 
