@@ -6,6 +6,11 @@ The same prompts generated without the melody give the chance level of the measu
 corpus's own rendered lead stem and mix against their melody give its ceilings (what a lead
 that plays exactly the tune scores, harmonics, attacks and all, and what a mix built around
 it scores with bass and chords sounding under it).
+
+On the frozen real-tune set (``engine.generator.real_tunes``) the same measure is taken
+against the tune itself (as written, or as hummed: moved by the hum's transposition), per
+tune over several seeds; a plain additive-tone render of each tune gives the measure's
+ceiling on that tune, and the renders without the melody its chance level.
 """
 
 from __future__ import annotations
@@ -13,19 +18,27 @@ from __future__ import annotations
 import io
 import json
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import mido
 import numpy as np
 
 from bridge.messages import Generate
+from bridge.timing import clip_seconds
+from engine.corpus.hum import HumNote, synth_hum
 from engine.corpus.shards import iter_examples
 from engine.generator.evaluate import SAMPLE_RATE, render_request
+from engine.generator.real_tunes import Tune, load_tunes
 from engine.melody.from_midi import midi_melody
 from engine.melody.tokens import MelodyNote, melody_tokens
 
 STEMS = ("drums", "bass", "keys", "lead")
 HOP = 512  # librosa's chroma hop at SAMPLE_RATE
+# One prompt for every real tune, fixed before any was scored: the tune is the variable.
+TUNE_PROMPT = "a melodic instrumental with drums, bass, keys and a lead playing the tune"
+TONE_HARMONICS = 4
 
 
 def melody_chroma(notes: list[MelodyNote], frames: int) -> np.ndarray:
@@ -130,3 +143,101 @@ def _lead_only(midi_bytes: bytes) -> bytes:
     buffer = io.BytesIO()
     out.save(file=buffer)
     return buffer.getvalue()
+
+
+def evaluate_real_tunes(generator: object, folder: Path, seeds: Sequence[int] = (1, 2, 3),
+                        limit: int | None = None, bars: int | None = None) -> dict:
+    """Chroma cosine of lead and mix to each tune of the frozen set at `folder`: from its
+    MIDI clip, from a synthetic hum of it, without it (chance), and of a plain tone render
+    (ceiling); per tune the mean and sd over `seeds`, then mean and sd over tunes. `limit`
+    takes the first tunes only, `bars` at most that many bars of each."""
+    tunes = load_tunes(folder)[:limit]
+    with tempfile.TemporaryDirectory() as scratch:
+        rows = [_tune_row(generator, tune, index, seeds, bars, Path(scratch))
+                for index, tune in enumerate(tunes)]
+    summary = {"all": _summarize(rows)}
+    for kind in sorted({row["kind"] for row in rows}):
+        summary[kind] = _summarize([row for row in rows if row["kind"] == kind])
+    return {"set": str(folder), "tunes": len(rows), "seeds": list(seeds), "bars": bars,
+            "prompt": TUNE_PROMPT, "summary": summary, "per_tune": rows}
+
+
+def _tune_row(generator: object, tune: Tune, index: int, seeds: Sequence[int],
+              bars: int | None, folder: Path) -> dict:
+    """One tune's scores: each measure's per-seed values, mean and sd."""
+    length = min(bars or tune.bars, tune.bars)
+    notes = tune.notes(length)
+    seconds = clip_seconds(tune.bpm, length, tune.meter)
+    base: dict[str, Any] = {"request_id": "real-tunes", "prompt": TUNE_PROMPT,
+                            "bpm": tune.bpm, "bars": length, "time_signature": tune.meter,
+                            "stems": STEMS, "sample_rate": SAMPLE_RATE}
+    values: dict[str, list[float]] = {}
+    tone = tone_render(notes, seconds)
+    _add(values, "tone_ceiling", chroma_cosine(notes, tone))
+    for seed in seeds:
+        hum, hummed = _hum(notes, seconds, np.random.default_rng([seed, index]), folder)
+        # Each source beside the notes it should be heard against.
+        for source, melody, reference in (("midi", str(tune.path), notes),
+                                          ("hum", str(hum), hummed),
+                                          ("no_melody", None, notes)):
+            given: dict[str, Any] = ({"melody": melody, "melody_timing": "click"} if melody
+                                     else {})
+            request = Generate(**base, **given)
+            stems, _ = render_request(generator, request, seed, folder)
+            _add(values, f"{source}_lead", chroma_cosine(reference, stems["lead"]))
+            _add(values, f"{source}_mix", chroma_cosine(reference, sum(stems.values())))
+    return {"id": tune.id, "kind": tune.kind, "meter": tune.meter, "bpm": tune.bpm,
+            "bars": length, "key": tune.key,
+            "scores": {name: _spread(v) | {"values": [round(x, 3) for x in v]}
+                       for name, v in values.items()}}
+
+
+def _hum(notes: list[MelodyNote], seconds: float, rng: np.random.Generator, folder: Path
+         ) -> tuple[Path, list[MelodyNote]]:
+    """A synthetic hum of `notes` written to `folder`, and the notes as hummed (the hum
+    moves the tune into a comfortable voice)."""
+    import soundfile as sf
+
+    from engine.codec.config import SAMPLE_RATE as HUM_RATE
+
+    audio, info = synth_hum([HumNote(n.start, n.end, n.pitch) for n in notes], seconds, rng)
+    path = folder / "hum.wav"
+    sf.write(str(path), audio, HUM_RATE)
+    shift = int(info["transpose"])
+    return path, [MelodyNote(n.start, n.end, n.pitch + shift) for n in notes]
+
+
+def tone_render(notes: Sequence[MelodyNote], seconds: float) -> np.ndarray:
+    """(1, samples) the notes as plain tones (TONE_HARMONICS harmonics falling as 1/k, 10 ms
+    fades): a lead that plays exactly the tune and nothing else."""
+    out = np.zeros(round(seconds * SAMPLE_RATE), dtype=np.float32)
+    fade = int(0.01 * SAMPLE_RATE)
+    for note in notes:
+        a, b = int(note.start * SAMPLE_RATE), min(len(out), int(note.end * SAMPLE_RATE))
+        if b - a <= 2 * fade:
+            continue
+        t = np.arange(b - a) / SAMPLE_RATE
+        f0 = 440.0 * 2.0 ** ((note.pitch - 69) / 12)
+        wave = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, TONE_HARMONICS + 1))
+        envelope = np.minimum(1.0, np.minimum(np.arange(b - a), np.arange(b - a)[::-1]) / fade)
+        out[a:b] += 0.2 * wave * envelope
+    return out[None]
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    """Mean and sd (population; 0 for one value) of the finite values."""
+    finite = [v for v in values if np.isfinite(v)]
+    if not finite:
+        return {"mean": float("nan"), "sd": float("nan")}
+    return {"mean": round(float(np.mean(finite)), 3), "sd": round(float(np.std(finite)), 3)}
+
+
+def _summarize(rows: list[dict]) -> dict:
+    """Per measure, over tunes: the mean and sd of the per-tune means, the mean per-tune sd
+    over seeds, and n (tunes)."""
+    summary = {}
+    for name in rows[0]["scores"] if rows else ():
+        means = [row["scores"][name]["mean"] for row in rows]
+        seed_sds = [row["scores"][name]["sd"] for row in rows]
+        summary[name] = _spread(means) | {"seed_sd": _spread(seed_sds)["mean"], "n": len(rows)}
+    return summary

@@ -115,13 +115,23 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     melody = sub.add_parser(
         "melody", help="melody: hum->MIDI note F1, extraction time, and chroma cosine of the "
         "generated lead and mix to the melody (from hums and MIDI, and without it)",
-        description="Held-out corpus hums and MIDI melodies.")
+        description="Held-out corpus hums and MIDI melodies; with --tunes, the frozen set of "
+        "real tunes instead (evals/real_tunes: game melodies and folk tunes reserved for "
+        "evaluation), each from its MIDI clip, from a synthetic hum and without it, per tune "
+        "over --seeds.")
     melody.add_argument("--corpus", default="/tmp/corpus",
                         help="corpus whose test/validation splits to use (default: %(default)s)")
     melody.add_argument("--hums", type=int, default=60, help="hums to transcribe")
     melody.add_argument("--examples", type=int, default=8,
                         help="melodies to generate music for (each three times)")
-    melody.add_argument("--model", help="generator folder (default: the shipped one)")
+    melody.add_argument("--model", help="generator folder, or random-tiny (default: the "
+                        "shipped one)")
+    melody.add_argument("--tunes", type=Path, metavar="DIR",
+                        help="score the real-tune set in DIR (e.g. evals/real_tunes) instead")
+    melody.add_argument("--seeds", type=_int_list, default=(1, 2, 3), metavar="N,N,...",
+                        help="seeds per real tune (default: 1,2,3)")
+    melody.add_argument("--limit", type=int, help="first N real tunes only")
+    melody.add_argument("--bars", type=int, help="at most N bars of each real tune")
     melody.add_argument("--json", action="store_true", help="print JSON only")
     melody.set_defaults(func=_melody)
 
@@ -190,16 +200,28 @@ def _heldout(args: argparse.Namespace) -> int:
 
 
 def _melody(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from engine.generator.melody_eval import evaluate_conditioning
-    from engine.generator.pipeline import load_default
+    from engine.generation import NoTrainedModel
+    from engine.generator.melody_eval import evaluate_conditioning, evaluate_real_tunes
+    from engine.generator.real_tunes import load_tunes
     from engine.melody.evaluate import evaluate_transcription
+    from engine.model_store import load_generator
 
-    report = {"transcription": evaluate_transcription(args.corpus, args.hums)}
-    generator = load_default(args.model and Path(args.model))
-    report["chroma_cosine"] = evaluate_conditioning(generator, Path(args.corpus),
-                                                    args.examples)
+    if any(value is not None and value < 1 for value in (args.limit, args.bars)):
+        print("stemloom eval melody: --limit and --bars must be positive", file=sys.stderr)
+        return 2
+    try:
+        if args.tunes:
+            load_tunes(args.tunes)  # a set that is not as frozen is refused before any work
+        generator = load_generator(args.model or "default")
+    except (NoTrainedModel, ValueError) as error:  # ValueError: no such model or tune set
+        print(f"stemloom eval melody: {error}", file=sys.stderr)
+        return 2
+    if args.tunes:
+        report = evaluate_real_tunes(generator, args.tunes, args.seeds, args.limit, args.bars)
+    else:
+        report = {"transcription": evaluate_transcription(args.corpus, args.hums),
+                  "chroma_cosine": evaluate_conditioning(generator, Path(args.corpus),
+                                                         args.examples)}
     print(json.dumps(report, indent=None if args.json else 2))
     return 0
 
