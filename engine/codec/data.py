@@ -3,7 +3,8 @@
 The batch for a training step is a pure function of (seed, rank, step): resuming a run at
 step N reads exactly the clips an uninterrupted run would have read, with no reader state to
 checkpoint. Clips are cut from the mix or from single stems (the codec codes both), decoded
-straight from the FLAC member inside the tar (seeking, so a 1 s clip decodes 1 s).
+straight from the FLAC member inside the tar (seeking, so a 1 s clip decodes 1 s). Where a
+corpus left an example's mix out, its clip is the exact sum of the same stretch of its stems.
 """
 
 from __future__ import annotations
@@ -19,31 +20,43 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from engine.corpus.mixdown import MIX, stem_members, sum_stems
 from engine.corpus.shards import read_manifest
 
 
 @dataclass(frozen=True)
 class Track:
-    """One FLAC member of a shard: where its bytes are."""
+    """One FLAC member of a shard: where its bytes are; or a mix that was not stored, the
+    sum of its `parts` (the example's stem tracks)."""
 
     shard: Path
     name: str
     offset: int
     size: int
+    parts: tuple[Track, ...] = ()
 
 
 def index_tracks(root: Path, split: str) -> list[Track]:
-    """Every mix and stem FLAC (not the hum) of the `split` shards, in a stable order."""
+    """Every mix and stem FLAC (not the hum) of the `split` shards, in a stable order; a
+    mix left out of the shard is listed under its usual name, as the sum of the stems."""
     manifest = read_manifest(root)
-    tracks = []
+    tracks: list[Track] = []
     for shard in manifest["shards"]:
         if shard["split"] != split:
             continue
         path = Path(root) / shard["name"]
+        by_key: dict[str, dict[str, Track]] = {}
         with tarfile.open(path) as tar:
             for m in tar.getmembers():
-                if m.name.endswith(".flac") and not m.name.endswith(".hum.flac"):
-                    tracks.append(Track(path, m.name, m.offset_data, m.size))
+                key, _, name = m.name.partition(".")
+                if name == MIX or stem_members([name]):
+                    by_key.setdefault(key, {})[name] = Track(path, m.name, m.offset_data,
+                                                             m.size)
+        for key, members in by_key.items():
+            tracks += members.values()
+            if MIX not in members:
+                parts = tuple(members[n] for n in stem_members(members))
+                tracks.append(Track(path, f"{key}.{MIX}", 0, 0, parts))
     if not tracks:
         raise ValueError(f"no {split} audio in the corpus at {root}")
     return sorted(tracks, key=lambda t: (t.shard.name, t.name))
@@ -51,6 +64,8 @@ def index_tracks(root: Path, split: str) -> list[Track]:
 
 def read_track(track: Track, start: int | None = None, frames: int = -1) -> np.ndarray:
     """Decode (part of) a track: float32 (channels, frames); `start` None reads it all."""
+    if track.parts:
+        return sum_stems([read_track(part, start, frames) for part in track.parts])
     with track.shard.open("rb") as f:
         f.seek(track.offset)
         data = f.read(track.size)
@@ -62,6 +77,8 @@ def read_track(track: Track, start: int | None = None, frames: int = -1) -> np.n
 
 def track_frames(track: Track) -> int:
     """Length of a track in samples (reads only the FLAC header)."""
+    if track.parts:
+        return track_frames(track.parts[0])
     with track.shard.open("rb") as f:
         f.seek(track.offset)
         head = f.read(min(track.size, 1 << 16))
@@ -76,8 +93,8 @@ class ClipSampler:
         """Index the split; clips come from the mix with `mix_prob`, else from a stem, are
         re-drawn while quieter than `min_rms` and get a random gain in [-gain_db, 0] dB."""
         self.tracks = index_tracks(root, split)
-        self.mixes = [i for i, t in enumerate(self.tracks) if t.name.endswith(".mix.flac")]
-        self.stems = [i for i, t in enumerate(self.tracks) if not t.name.endswith(".mix.flac")]
+        self.mixes = [i for i, t in enumerate(self.tracks) if t.name.endswith(f".{MIX}")]
+        self.stems = [i for i, t in enumerate(self.tracks) if not t.name.endswith(f".{MIX}")]
         self.segment, self.seed, self.rank = segment, seed, rank
         self.mix_prob, self.min_rms, self.gain_db = mix_prob, min_rms, gain_db
         self._frames: dict[int, int] = {}

@@ -17,6 +17,9 @@ from engine.corpus.shards import ShardWriter, shard_done, split_of, write_manife
 
 DEFAULT_FRACTIONS = (0.9, 0.05, 0.05)
 RECIPES = ("v1", "v2")
+#: Whether a recipe stores each example's mix by default. v2 leaves it out (27 % of its
+#: bytes): the mix is exactly the sum of the stems, and readers derive it (mixdown.py).
+STORES_MIX = {"v1": True, "v2": False}
 
 
 class MissingInstruments(FileNotFoundError):
@@ -92,7 +95,8 @@ def plan(examples: int, seed: int, shard_size: int,
 
 
 def build_shard(job: ShardJob, root: str, seed: int, soundfont: str, bits: int = 16,
-                recipe: str = "v1", instruments: str | None = None) -> tuple[int, float]:
+                recipe: str = "v1", instruments: str | None = None,
+                store_mix: bool = True) -> tuple[int, float]:
     """Render and publish one shard; returns (examples, audio seconds)."""
     from engine.corpus.example import make_example
     from engine.corpus.produced import Instruments, make_example_v2
@@ -102,9 +106,10 @@ def build_shard(job: ShardJob, root: str, seed: int, soundfont: str, bits: int =
     seconds = 0.0
     for index in job.indices:
         if recipe == "v2":
-            meta, files = make_example_v2(example_seed(seed, index), found, bits=bits)
+            meta, files = make_example_v2(example_seed(seed, index), found, bits, store_mix)
         else:
-            meta, files = make_example(example_seed(seed, index), soundfont, bits=bits)
+            meta, files = make_example(example_seed(seed, index), soundfont, bits=bits,
+                                       store_mix=store_mix)
         meta.update(index=index, split=job.split)
         writer.add(f"{index:08d}", meta, files)
         seconds += meta["seconds"]
@@ -116,13 +121,16 @@ def build(root: Path, examples: int | None = None, hours: float | None = None, s
           soundfont: str = DEFAULT_SOUNDFONT, workers: int = 2, shard_size: int = 16,
           fractions: tuple[float, float, float] = DEFAULT_FRACTIONS, bits: int = 16,
           progress: bool = True, recipe: str = "v1", instruments: Path | None = None,
-          allow_missing: bool = False) -> BuildReport:
+          allow_missing: bool = False, store_mix: bool | None = None) -> BuildReport:
     """Build (or finish building) a corpus of `examples` examples or `hours` of audio.
 
     The plan depends only on (count, seed, shard_size, fractions, recipe), so running the
     same command again skips finished shards and redoes only missing ones. Recipe 'v1'
     renders on `soundfont` alone; 'v2' (produced.py) rotates the banks and kits found under
     `instruments` and raises MissingInstruments when some are absent, unless `allow_missing`.
+    `store_mix` writes each example's mix.flac; without it readers derive the mix from the
+    stems. By default a resumed folder keeps its choice and a new one takes the recipe's
+    (STORES_MIX); asking for the other choice in a built folder raises ValueError.
     """
     if (examples is None) == (hours is None):
         raise ValueError("give either examples or hours")
@@ -141,6 +149,13 @@ def build(root: Path, examples: int | None = None, hours: float | None = None, s
     if old and old.get("recipe", "v1") != recipe:  # a resume must not mix two recipes' shards
         raise ValueError(f"{root} was built with recipe {old.get('recipe', 'v1')}, "
                          f"not {recipe}: give another folder")
+    built_with = old.get("store_mix", True) if old else STORES_MIX[recipe]
+    if store_mix is None:
+        store_mix = built_with
+    elif old and store_mix != built_with:  # one folder, one choice: its shards must agree
+        raise ValueError(f"{root} was built with the mix {'stored' if built_with else 'left out'}"
+                         f": resume it without {'--no-store-mix' if built_with else '--store-mix'}"
+                         ", or give another folder")
     root.mkdir(parents=True, exist_ok=True)
     count = examples if examples is not None else count_for_hours(float(hours), seed, recipe)
     jobs = plan(count, seed, shard_size, fractions)
@@ -151,14 +166,14 @@ def build(root: Path, examples: int | None = None, hours: float | None = None, s
     bar = _progress(sum(len(j.indices) for j in todo), progress)
     if workers <= 1:
         for job in todo:
-            n, s = build_shard(job, str(root), seed, soundfont, bits, recipe, where)
+            n, s = build_shard(job, str(root), seed, soundfont, bits, recipe, where, store_mix)
             done, seconds = done + n, seconds + s
             _advance(bar, n, seconds, start)
     else:
         context = multiprocessing.get_context("spawn")  # a clean libfluidsynth per worker
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures = [pool.submit(build_shard, j, str(root), seed, soundfont, bits, recipe, where)
-                       for j in todo]
+            futures = [pool.submit(build_shard, j, str(root), seed, soundfont, bits, recipe,
+                                   where, store_mix) for j in todo]
             for future in as_completed(futures):
                 n, s = future.result()
                 done, seconds = done + n, seconds + s
@@ -169,6 +184,8 @@ def build(root: Path, examples: int | None = None, hours: float | None = None, s
             "soundfont": Path(soundfont).name}
     if recipe != "v1":  # a v1 manifest stays as it always was
         info["recipe"] = recipe
+    if not store_mix:
+        info["store_mix"] = False
     write_manifest(root, {"build": info})
     return BuildReport(done, seconds, time.perf_counter() - start, len(jobs) - len(todo))
 

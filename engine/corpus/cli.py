@@ -36,7 +36,8 @@ def cmd_build(args: argparse.Namespace) -> int:
                        soundfont=args.soundfont, workers=args.workers,
                        shard_size=args.shard_size, fractions=args.splits, bits=args.bits,
                        progress=not args.quiet, recipe=args.recipe,
-                       instruments=args.instruments, allow_missing=args.allow_missing)
+                       instruments=args.instruments, allow_missing=args.allow_missing,
+                       store_mix=args.store_mix)
     except (FileNotFoundError, FluidSynthMissing, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -126,6 +127,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                             "banks and kits")
     build.add_argument("--allow-missing", action="store_true",
                        help="v2: build with the banks and kits present instead of stopping")
+    build.add_argument("--store-mix", action=argparse.BooleanOptionalAction, default=None,
+                       help="store each example's mix.flac (default: v1 yes, v2 no; readers "
+                            "derive a missing mix as the exact sum of the stems)")
     build.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     build.set_defaults(func=cmd_build)
 

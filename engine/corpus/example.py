@@ -6,7 +6,6 @@ import io
 
 import mido
 import numpy as np
-import soundfile as sf
 
 from engine.corpus.captions import captions, describe, stem_captions
 from engine.corpus.composer import (
@@ -18,20 +17,13 @@ from engine.corpus.composer import (
     stream,
     to_midi,
 )
+from engine.corpus.flac import encode_flac
 from engine.corpus.fluid import DEFAULT_SOUNDFONT
 from engine.corpus.genres import GENRES
 from engine.corpus.hum import HumNote, synth_hum
 from engine.corpus.instruments import INSTRUMENTS
 from engine.corpus.render import SAMPLE_RATE, render_song
 from engine.corpus.theory import NOTE_NAMES
-
-
-def encode_flac(audio: np.ndarray, bits: int = 16) -> bytes:
-    """FLAC bytes of float audio shaped (channels, frames) or (frames,)."""
-    buffer = io.BytesIO()
-    sf.write(buffer, audio.T if audio.ndim == 2 else audio, SAMPLE_RATE, format="FLAC",
-             subtype=f"PCM_{bits}")
-    return buffer.getvalue()
 
 
 def melody_notes(song: Song) -> list[list[float]]:
@@ -83,23 +75,24 @@ def song_metadata(song: Song) -> dict:
 
 
 def make_example(seed: int, soundfont: str = DEFAULT_SOUNDFONT, genre: str | None = None,
-                 bits: int = 16) -> tuple[dict, dict[str, bytes]]:
+                 bits: int = 16, store_mix: bool = True) -> tuple[dict, dict[str, bytes]]:
     """Compose, render and describe example `seed`.
 
     Returns its metadata and its files: one FLAC per stem (`bits`-bit stereo), 'mix.flac'
-    (exactly the sum of the stems, losslessly), 'hum.flac' (16-bit mono, when there is a
-    lead) and 'mid' (the whole arrangement as a type-1 MIDI file).
+    (exactly the sum of the stems, losslessly; left out unless `store_mix`: readers derive
+    it, engine.corpus.mixdown), 'hum.flac' (16-bit mono, when there is a lead) and 'mid'
+    (the whole arrangement as a type-1 MIDI file).
     """
     spec = sample_spec(seed, genre)
     song = compose(spec)
     midi = to_midi(song)
     settings = [(p.pan, p.width, p.level_db) for p in song.parts]
     stems, mix = render_song(midi, settings, spec.bpm, spec.seconds, soundfont, bits=bits)
-    return package_example(song, midi, stems, mix, bits)
+    return package_example(song, midi, stems, mix, bits, store_mix)
 
 
 def package_example(song: Song, midi: mido.MidiFile, stems: np.ndarray, mix: np.ndarray,
-                    bits: int) -> tuple[dict, dict[str, bytes]]:
+                    bits: int, store_mix: bool = True) -> tuple[dict, dict[str, bytes]]:
     """The metadata and files of a rendered song (see make_example): FLACs, hum, MIDI and
     captions. `stems` (stems, 2, frames) and `mix` are on the `bits`-bit PCM grid."""
     spec = song.spec
@@ -108,7 +101,8 @@ def package_example(song: Song, midi: mido.MidiFile, stems: np.ndarray, mix: np.
     meta.update(bits=bits, frames=int(mix.shape[1]))
     files = {f"{part.family}.flac": encode_flac(audio, bits)
              for part, audio in zip(song.parts, stems, strict=True)}
-    files["mix.flac"] = encode_flac(mix, bits)
+    if store_mix:
+        files["mix.flac"] = encode_flac(mix, bits)
     meta["hum"] = None
     if meta["melody"]:
         notes = [HumNote(a, b, int(p)) for a, b, p, _ in meta["melody"]]

@@ -78,8 +78,10 @@ def render_stem(part: Part, track: mido.MidiTrack, ticks_per_beat: int, bpm: flo
     return audio, {"bank": bank}
 
 
-def make_example_v2(seed: int, found: Instruments, bits: int = 16) -> tuple[dict, dict[str, bytes]]:
-    """Compose, render, produce and describe v2 example `seed` (files as make_example's).
+def make_example_v2(seed: int, found: Instruments, bits: int = 16,
+                    store_mix: bool = True) -> tuple[dict, dict[str, bytes]]:
+    """Compose, render, produce and describe v2 example `seed` (files as make_example's;
+    `mix.flac` only when `store_mix`).
 
     The metadata adds 'recipe', 'focus', each stem's 'bank' or 'kit', the drawn
     'production' settings and what mastering measured ('master': lufs, peak_db, limiter_db).
@@ -102,7 +104,7 @@ def make_example_v2(seed: int, found: Instruments, bits: int = 16) -> tuple[dict
                     for audio, chain in zip(dry, production.stems, strict=True)])
     mastered, report = master(wet, production.bus, SAMPLE_RATE)
     stems, mix = balance(mastered, bits, normalize=False)
-    meta, files = package_example(song, midi, stems, mix, bits)
+    meta, files = package_example(song, midi, stems, mix, bits, store_mix)
     for stem, source in zip(meta["stems"], sources, strict=True):
         stem.update(source)
     meta.update(recipe="v2", focus=focus, production=production.to_meta(), master=report)

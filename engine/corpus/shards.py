@@ -5,6 +5,9 @@
     ROOT/train-000000.jsonl      KEY.json (WebDataset-style); the .jsonl holds the same metadata
                                  one example per line, so stats never open a tar
 
+An example with stems may leave KEY.mix.flac out (v2 builds do): the mix is exactly the sum
+of the stems, and the readers derive it (engine.corpus.mixdown).
+
 Shards are written to a temporary name and renamed when complete, so a crash never leaves a
 half-written shard, and a rebuild skips the shards already there.
 """
@@ -21,6 +24,7 @@ import numpy as np
 
 from bridge.atomic import atomic_write_bytes
 from engine.codec.config import SAMPLE_RATE
+from engine.corpus.mixdown import with_mix
 
 FORMAT = "stemloom-corpus"
 VERSION = 1
@@ -122,32 +126,35 @@ def _decode(name: str, data: bytes) -> object:
     return data
 
 
-def _read_shard(path: Path, decode: bool) -> Iterator[dict]:
+def _read_shard(path: Path, decode: bool, derive_mix: bool) -> Iterator[dict]:
+    finish = (lambda e: with_mix(e, decode)) if derive_mix else (lambda e: e)
     with tarfile.open(path) as tar:
         current: dict = {}
         key = None
         for member in tar:
             name_key, _, name = member.name.partition(".")
             if key is not None and name_key != key:
-                yield current
+                yield finish(current)
                 current = {}
             key = name_key
             data = tar.extractfile(member).read()
             current[name] = _decode(name, data) if decode else data
             current["key"] = key
         if current:
-            yield current
+            yield finish(current)
 
 
 def iter_examples(root: Path, split: str | None = "train", seed: int = 0, epoch: int = 0,
                   shuffle_buffer: int = 64, rank: int = 0, world_size: int = 1,
-                  decode: bool = True) -> Iterator[dict]:
+                  decode: bool = True, derive_mix: bool = True) -> Iterator[dict]:
     """Stream examples of `split` (None: all) in a shuffled order fixed by (seed, epoch).
 
     Shards are shuffled, dealt round-robin to `rank` of `world_size` readers (DDP workers
     never see the same shard), and examples pass a shuffle buffer of `shuffle_buffer`.
     Each example is a dict: 'key', 'json' (metadata), and decoded audio per FLAC member as
-    float32 (channels, frames) (raw bytes when `decode` is False).
+    float32 (channels, frames) (raw bytes when `decode` is False). An example with stems
+    whose mix was not stored gets 'mix.flac' derived from them, exactly (mixdown.py), unless
+    `derive_mix` is False (for readers that sum only the stretch they read).
     """
     manifest = read_manifest(root)
     names = [s["name"] for s in manifest["shards"] if split is None or s["split"] == split]
@@ -155,7 +162,7 @@ def iter_examples(root: Path, split: str | None = "train", seed: int = 0, epoch:
     names = [names[i] for i in rng.permutation(len(names))][rank::world_size]
     buffer: list[dict] = []
     for name in names:
-        for example in _read_shard(Path(root) / name, decode):
+        for example in _read_shard(Path(root) / name, decode, derive_mix):
             buffer.append(example)
             if len(buffer) >= max(1, shuffle_buffer):
                 yield buffer.pop(int(rng.integers(len(buffer))))
