@@ -13,24 +13,55 @@ encodes. Both are put right here, per stem, with a rule read off the corpus
   of phase, median -0.61, which a producer would lose on a mono system): narrowed as far as
   needed, widened by at most MAX_SIDE_GAIN;
 * level — each stem is brought to its family's median integrated loudness, at most
-  MAX_GAIN_DB up or down, and a variation's stems share one cut if their sum would peak over
-  PEAK_CEILING_DB, so the mix stays the sum of the stems.
+  MAX_GAIN_DB up or down;
+* mastering — then one gain for every stem of a take (a variation: "bass.2" with
+  "drums.2") brings their sum to the corpus mixes' median loudness (the reference's "mix"
+  row), and one look-ahead limiter curve computed from their sum (the corpus production's
+  ``limiter_gain``), applied to every stem alike, keeps the mix and every stem under
+  PEAK_CEILING_DB (true peak); both are shared, so the mix stays the sum of the stems. The
+  corpus's mixes are about as loud with 2 stems as with 6 (the corpus brought each whole
+  song to a level), so one target for every take is the corpus's own rule. Generated mixes
+  have sharper peaks than the corpus's (peak-to-loudness 16.8 dB against 14.3, median), so
+  a gain held back at the ceiling alone left them 2.5 dB short (median of 64 takes). The
+  limiter takes about MAX_LIMIT_DB at most off the take's peaks (an isolated click more),
+  and the gain stops short of the target where more was needed. A stem made again on a
+  kept plan (``keep_plan``) gets the gain and curve its take's other stems got (kept in the
+  plan, ``TAKE_GAINS`` and ``TAKE_CURVES``), so it does not jump in level against them;
+  the engine does not see the kept stems, so their sum with it may peak over the ceiling.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from bridge.loudness import integrated_lufs
-from bridge.takes import by_take
+from bridge.loudness import integrated_lufs, true_peak_dbtp
+from bridge.takes import by_take, take_of
+from engine.corpus.production import STEM_CEILING, limiter_gain
 from engine.generator.sound import loudness_lufs
+from engine.request import KeptPlan
 
 REFERENCE_NAME = "stem_sound.json"
 MAX_GAIN_DB = 18.0
-PEAK_CEILING_DB = -1.0
+PEAK_CEILING_DB = -1.0  # dBTP: no finished stem or mix peaks over it (sample peak in previews)
+MIX_FAMILY = "mix"  # the reference's row for whole mixes: what a take's stems sum to
+TAKE_GAINS = "take_gain_db"  # the kept plan's entry: each take's common gain, in take order
+TAKE_CURVES = "take_limiter"  # ... and each take's limiter curve, every CURVE_HOP-th sample
+CURVE_HOP = 32  # 1 kHz at 32 kHz: the curve ramps over ~30 ms around each peak
+# About the most the mastering limiter takes off a peak (more would squash it); its ceiling
+# (LIMITER_CEILING_DB) sits half a dB under the true-peak one, so a peak may lose that too.
+MAX_LIMIT_DB = 6.0
+# The limiter's reach is measured from the take's REACH_SKIP + 1-th loudest REACH_BLOCK_S:
+# an isolated click (the codec's first frames often hold one) is limited deeper, not let
+# hold the whole take back.
+REACH_BLOCK_S, REACH_SKIP = 0.01, 2
+# The limiter holds sample peaks here, so true peaks between samples stay near the ceiling.
+LIMITER_CEILING_DB = PEAK_CEILING_DB - 0.5
+_MASTERING_PASSES = 3  # limiting costs loudness: measure and push the gain again
 MIN_CORRELATION = 0.0  # finishing never aims a stem out of phase
 # Coupled sampling draws a stem's channels alike; finishing may widen what is left of its
 # side by up to 6 dB toward its family's image, never more (louder side, louder artefacts).
@@ -117,34 +148,157 @@ def level_gain_db(stereo: np.ndarray, sample_rate: int, target_lufs: float) -> f
     return float(np.clip(target_lufs - loudness, -MAX_GAIN_DB, MAX_GAIN_DB))
 
 
+@dataclass(frozen=True)
+class Mastering:
+    """What one take's stems share on top of their family levels: a gain (dB) and a
+    limiter curve (<= 1, per sample, or every CURVE_HOP-th sample as a plan keeps it;
+    None: no limiting)."""
+
+    gain_db: float
+    curve: np.ndarray | None = None
+
+    def apply(self, audio: np.ndarray) -> np.ndarray:
+        """(2, samples) audio with this gain and curve (the curve stretched to its length)."""
+        gain = np.float32(10 ** (self.gain_db / 20))
+        if self.curve is None:
+            return audio if self.gain_db == 0 else (audio * gain).astype(audio.dtype)
+        return (audio * gain * _stretched(self.curve, audio.shape[1])).astype(audio.dtype)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """Finished stems, and the mastering each take's stems share."""
+
+    stems: dict[str, np.ndarray]
+    takes: dict[int, Mastering]
+
+
 def finish_stems(stems: dict[str, np.ndarray], sample_rate: int,
-                 reference: dict[str, dict[str, float]]) -> dict[str, np.ndarray]:
+                 reference: dict[str, dict[str, float]],
+                 kept: Mapping[int, Mastering] | None = None) -> Finished:
     """Every stem imaged and levelled to its family's corpus medians (families the
-    reference lacks are left as they are); the stems of each variation ("bass.2" with
-    "drums.2") share one cut when their sum would peak over PEAK_CEILING_DB."""
-    finished = {}
-    for name, audio in stems.items():
-        target = reference.get(family_of(name))
-        if target is None:
-            finished[name] = audio
-            continue
-        audio = image_to(audio, max(target["lr_correlation"], MIN_CORRELATION))
-        gain = level_gain_db(audio, sample_rate, target["loudness_lufs"])
-        finished[name] = (audio * 10 ** (gain / 20)).astype(audio.dtype)
-    for names in _variations(finished):
-        mix = sum(finished[name] for name in names)
-        peak = float(np.abs(mix).max())
-        ceiling = 10 ** (PEAK_CEILING_DB / 20)
-        if peak > ceiling:
-            for name in names:
-                finished[name] = (finished[name] * (ceiling / peak)).astype(
-                    finished[name].dtype)
-    return finished
+    reference lacks keep their image and level), then every take mastered (``master``) to
+    the corpus's mix loudness. ``kept`` (stems made again on a kept plan: ``kept_takes``)
+    gives each take the mastering its other stems got instead (none for a take it lacks),
+    held back only as far as these stems' own peaks need."""
+    levelled = {name: _levelled(audio, sample_rate, reference.get(family_of(name)))
+                for name, audio in stems.items()}
+    mix_target = reference.get(MIX_FAMILY, {}).get("loudness_lufs")
+    finished: dict[str, np.ndarray] = {}
+    takes: dict[int, Mastering] = {}
+    for take, names in by_take(list(levelled)).items():
+        group = [levelled[name] for name in names]
+        if kept is None:
+            takes[take] = master(group, sample_rate, mix_target)
+            applied = takes[take]
+        else:  # the take's other stems' mastering, kept as it was for the next time
+            takes[take] = kept.get(take, Mastering(0.0))
+            applied = _held_back(takes[take], group)
+        for name, audio in zip(names, group, strict=True):
+            finished[name] = applied.apply(audio)
+    return Finished(finished, takes)
 
 
-def _variations(stems: dict[str, np.ndarray]) -> list[list[str]]:
-    """Stem names grouped by variation: "bass.2" and "drums.2" together, "bass" alone."""
-    return list(by_take(list(stems)).values())
+def master(stems: list[np.ndarray], sample_rate: int, target_lufs: float | None) -> Mastering:
+    """The gain and limiter curve, shared by all of a take's stems, that bring their sum to
+    ``target_lufs`` (None: no gain) with no true peak of the mix or a stem over
+    PEAK_CEILING_DB; the limiter takes at most MAX_LIMIT_DB off a peak."""
+    mix = np.sum(stems, axis=0)
+    wanted = 0.0 if target_lufs is None else level_gain_db(mix, sample_rate, target_lufs)
+    headroom = headroom_db(stems)
+    highest = max(headroom, _reach_headroom_db(stems, sample_rate)) + MAX_LIMIT_DB
+    gain = min(wanted, highest)
+    if gain <= headroom:  # no peak to limit
+        return Mastering(gain)
+    ceiling = 10 ** (LIMITER_CEILING_DB / 20)
+    # limiter_gain holds stems to STEM_CEILING: scaled so, they are held to ``ceiling`` too.
+    to_stem_ceiling = STEM_CEILING / ceiling
+    for attempt in range(_MASTERING_PASSES):
+        scale = np.float32(10 ** (gain / 20))
+        curve = limiter_gain(mix * scale, ceiling, sample_rate,
+                             np.stack(stems) * (scale * to_stem_ceiling))
+        if target_lufs is None or attempt == _MASTERING_PASSES - 1:
+            break
+        missing = target_lufs - loudness_lufs(mix * scale * curve, sample_rate)
+        if abs(missing) < 0.1 or gain >= highest:
+            break
+        gain = min(gain + missing, highest)
+    return _held_back(Mastering(gain, curve), stems)
+
+
+def _reach_headroom_db(stems: list[np.ndarray], sample_rate: int) -> float:
+    """How far (dB) the take may rise before the sample peaks of its REACH_SKIP + 1-th
+    loudest REACH_BLOCK_S (of the mix or a stem) reach PEAK_CEILING_DB (inf for silence)."""
+    envelope = np.max([np.abs(audio).max(axis=0) for audio in (np.sum(stems, axis=0), *stems)],
+                      axis=0)
+    block = max(1, round(REACH_BLOCK_S * sample_rate))
+    padded = np.pad(envelope, (0, -len(envelope) % block))
+    peaks = np.sort(padded.reshape(-1, block).max(axis=1))[::-1]
+    peak = float(peaks[min(REACH_SKIP, len(peaks) - 1)])
+    return PEAK_CEILING_DB - 20 * np.log10(peak) if peak > 0 else float("inf")
+
+
+def _held_back(mastering: Mastering, stems: list[np.ndarray]) -> Mastering:
+    """``mastering`` with its gain lowered as far as the true peaks of the stems, and of
+    their sum, mastered need to stay under PEAK_CEILING_DB."""
+    done = [mastering.apply(audio) for audio in stems]
+    over = max(true_peak_dbtp(audio) for audio in (np.sum(done, axis=0), *done))
+    if over <= PEAK_CEILING_DB:
+        return mastering
+    return replace(mastering, gain_db=mastering.gain_db - (over - PEAK_CEILING_DB))
+
+
+def _stretched(curve: np.ndarray, samples: int) -> np.ndarray:
+    """A limiter curve (per sample, or every CURVE_HOP-th sample as kept in a plan) over
+    ``samples`` samples."""
+    if len(curve) == samples:
+        return curve
+    at = np.arange(samples) / CURVE_HOP
+    return np.interp(at, np.arange(len(curve)), curve).astype(np.float32)
+
+
+def _levelled(audio: np.ndarray, sample_rate: int, target: dict[str, float] | None
+              ) -> np.ndarray:
+    """One stem imaged and levelled to its family's ``target`` medians (None: as it is)."""
+    if target is None:
+        return audio
+    audio = image_to(audio, max(target["lr_correlation"], MIN_CORRELATION))
+    gain = level_gain_db(audio, sample_rate, target["loudness_lufs"])
+    return (audio * 10 ** (gain / 20)).astype(audio.dtype)
+
+
+def headroom_db(stems: list[np.ndarray]) -> float:
+    """How far (dB) the stems of a take, all raised alike, may rise before their sum or one
+    of them peaks over PEAK_CEILING_DB dBTP (inf for silence)."""
+    return PEAK_CEILING_DB - max(true_peak_dbtp(audio)
+                                 for audio in (np.sum(stems, axis=0), *stems))
+
+
+def kept_takes(plan: KeptPlan | None) -> dict[int, Mastering] | None:
+    """The mastering of each take of a kept plan (take -> Mastering; {} for a plan made
+    before takes kept one), or None without a plan (the takes are new)."""
+    if plan is None:
+        return None
+    gains = plan.get(TAKE_GAINS, np.zeros(0))
+    curves = plan.get(TAKE_CURVES)
+    return {take: Mastering(float(gain), None if curves is None or not curves.shape[1]
+                            else curves[take - 1])
+            for take, gain in enumerate(gains, 1)}
+
+
+def plan_entries(takes: Mapping[int, Mastering]) -> KeptPlan:
+    """A kept plan's entries for the mastering of takes 1, 2, ... (``kept_takes`` reads them
+    back): gains, and curves every CURVE_HOP-th sample (a take without one keeps ones: no
+    limiting)."""
+    order = sorted(takes)
+    curves = [np.zeros(0) if (curve := takes[t].curve) is None else curve[::CURVE_HOP]
+              for t in order]
+    width = max((len(c) for c in curves), default=0)
+    table = np.ones((len(order), width), dtype=np.float32)
+    for row, curve in enumerate(curves):
+        table[row, : len(curve)] = curve
+    return {TAKE_GAINS: np.array([takes[t].gain_db for t in order], dtype=np.float64),
+            TAKE_CURVES: table}
 
 
 class PreviewFinisher:
@@ -152,60 +306,96 @@ class PreviewFinisher:
     so far tells, so the preview plays at about the level of what lands. Each stem's side
     gain is measured on its first chunk with at least PREVIEW_MIN_SECONDS of audible sound
     and then kept; its level gain is set there too and then follows the loudness of all its
-    audio so far (chunks' powers averaged by duration, silent chunks left out), moving at
-    most PREVIEW_STEP_DB a chunk so the level never jumps; a stem silent so far plays as
-    decoded (silent). The mix's peak cut to PEAK_CEILING_DB only ever deepens, from the
-    chunk that needs it on (audio already sent is not taken back)."""
+    audio so far (``RunningLevel``); a stem silent so far plays as decoded (silent). The
+    levelled mix's common gain follows the mix's loudness so far the same way (or is the
+    kept take's gain, ``kept`` as in ``finish_stems``). Each chunk's mix is limited on its
+    own, taking at most MAX_LIMIT_DB off a peak; beyond that a cut only ever deepens, from
+    the chunk that needs it on (audio already sent is not taken back)."""
 
     def __init__(self, names: list[str], sample_rate: int,
-                 reference: dict[str, dict[str, float]]) -> None:
+                 reference: dict[str, dict[str, float]],
+                 kept: Mapping[int, Mastering] | None = None) -> None:
         self.sample_rate = sample_rate
         self.targets = [reference.get(family_of(name)) for name in names]
-        # Per stem: (side gain or None, level gain in dB), once measured.
-        self.settings: list[tuple[float | None, float] | None] = [None] * len(names)
-        self._power = [0.0] * len(names)  # sum of audible chunks' power x seconds
-        self._seconds = [0.0] * len(names)
-        self.cut = 1.0  # the mix's peak cut so far (linear)
+        self.levels = [None if target is None else RunningLevel(target["loudness_lufs"])
+                       for target in self.targets]
+        self.sides: list[float | None] = [None] * len(names)  # side gain, once measured
+        # A kept take's stems get its gain, fixed; new takes' gain follows the mix.
+        take = take_of(names[0]) if names else 1
+        self.kept_gain = None if kept is None else kept.get(take, Mastering(0.0)).gain_db
+        mix_target = reference.get(MIX_FAMILY, {}).get("loudness_lufs")
+        self.mix_level = (None if mix_target is None or self.kept_gain is not None
+                          else RunningLevel(mix_target))
+        self.cut = 1.0  # the mix's peak cut beyond what the limiter takes, so far (linear)
+
+    @property
+    def settings(self) -> list[tuple[float | None, float] | None]:
+        """Per stem: (side gain or None, level gain in dB) once measured, else None."""
+        return [None if level is None or level.gain_db is None else (side, level.gain_db)
+                for side, level in zip(self.sides, self.levels, strict=True)]
 
     def __call__(self, rows: np.ndarray) -> np.ndarray:
         """The finished mix (2, samples) of the next chunk of every stem (rows, 2, samples)."""
         finished = []
         for row, (audio, target) in enumerate(zip(rows, self.targets, strict=True)):
-            if target is not None:
-                self._update(row, audio, target)
-            setting = self.settings[row]
-            if setting is not None:
-                side, gain = setting
-                audio = audio if side is None else with_side_gain(audio, side)
-                audio = audio * 10 ** (gain / 20)
-            finished.append(audio)
+            level = self.levels[row]
+            if target is None or level is None:
+                finished.append(audio)
+                continue
+            # Too short a chunk to tell, before anything was measured: wait for a longer one.
+            ready = (level.gain_db is not None
+                     or audio.shape[1] >= PREVIEW_MIN_SECONDS * self.sample_rate)
+            if ready and level.gain_db is None:  # the side gain: measured until it is heard
+                self.sides[row] = side_gain(audio, max(target["lr_correlation"],
+                                                       MIN_CORRELATION))
+            side = self.sides[row]
+            audio = audio if side is None else with_side_gain(audio, side)
+            if ready:
+                level.update(audio, self.sample_rate)
+            gain = level.gain_db
+            finished.append(audio if gain is None else audio * 10 ** (gain / 20))
         mix = np.sum(finished, axis=0)
+        common = self.kept_gain
+        if self.mix_level is not None:
+            self.mix_level.update(mix, self.sample_rate)
+            common = self.mix_level.gain_db
+        if common is not None:
+            mix = mix * 10 ** (common / 20)
         peak = float(np.abs(mix).max()) if mix.size else 0.0
-        ceiling = 10 ** (PEAK_CEILING_DB / 20)
-        if peak * self.cut > ceiling:
-            self.cut = ceiling / peak
-        return (mix * self.cut).astype(np.float32)
+        reach = 10 ** ((LIMITER_CEILING_DB + MAX_LIMIT_DB) / 20)  # the limiter's reach
+        if peak * self.cut > reach:
+            self.cut = reach / peak
+        mix = mix * self.cut
+        if mix.size:
+            mix = mix * limiter_gain(mix, 10 ** (LIMITER_CEILING_DB / 20), self.sample_rate)
+        return mix.astype(np.float32)
 
-    def _update(self, row: int, audio: np.ndarray, target: dict[str, float]) -> None:
-        """Fold a stem's chunk into its loudness so far and move its gains toward it."""
-        seconds = audio.shape[1] / self.sample_rate
-        if seconds < PREVIEW_MIN_SECONDS and self.settings[row] is None:
-            return  # too short to tell: wait for a longer chunk
-        setting = self.settings[row]
-        side = (side_gain(audio, max(target["lr_correlation"], MIN_CORRELATION))
-                if setting is None else setting[0])
-        narrowed = audio if side is None else with_side_gain(audio, side)
-        loudness = short_loudness_lufs(narrowed, self.sample_rate)
+
+class RunningLevel:
+    """A gain (dB) toward a target loudness that follows the loudness of all the audio so
+    far (chunks' powers averaged by duration, silent chunks left out): set on the first
+    audible chunk, then moving at most PREVIEW_STEP_DB a chunk so the level never jumps."""
+
+    def __init__(self, target_lufs: float) -> None:
+        self.target_lufs = target_lufs
+        self.gain_db: float | None = None  # None until something audible was heard
+        self._power = 0.0  # sum of audible chunks' power x seconds
+        self._seconds = 0.0
+
+    def update(self, audio: np.ndarray, sample_rate: int) -> None:
+        """Fold a (2, samples) chunk into the loudness so far and move the gain toward it."""
+        loudness = short_loudness_lufs(audio, sample_rate)
         if not np.isfinite(loudness) or loudness < QUIET_LUFS:
             return  # silent (so far): nothing to level by
-        self._power[row] += 10 ** ((loudness + 0.691) / 10) * seconds
-        self._seconds[row] += seconds
-        so_far = -0.691 + 10 * np.log10(self._power[row] / self._seconds[row])
-        wanted = float(np.clip(target["loudness_lufs"] - so_far, -MAX_GAIN_DB, MAX_GAIN_DB))
-        if setting is not None:
-            wanted = float(np.clip(wanted, setting[1] - PREVIEW_STEP_DB,
-                                   setting[1] + PREVIEW_STEP_DB))
-        self.settings[row] = (side, wanted)
+        seconds = audio.shape[1] / sample_rate
+        self._power += 10 ** ((loudness + 0.691) / 10) * seconds
+        self._seconds += seconds
+        so_far = -0.691 + 10 * np.log10(self._power / self._seconds)
+        wanted = float(np.clip(self.target_lufs - so_far, -MAX_GAIN_DB, MAX_GAIN_DB))
+        if self.gain_db is not None:
+            wanted = float(np.clip(wanted, self.gain_db - PREVIEW_STEP_DB,
+                                   self.gain_db + PREVIEW_STEP_DB))
+        self.gain_db = wanted
 
 
 def short_loudness_lufs(stereo: np.ndarray, sample_rate: int) -> float:

@@ -21,7 +21,14 @@ from engine.codec.model import Codec
 from engine.codec.streaming import context_frames
 from engine.generation import QUIET, GeneratedAudio, JobContext
 from engine.generator import conditions as cond
-from engine.generator.finish import PreviewFinisher, finish_stems, load_reference
+from engine.generator.finish import (
+    Mastering,
+    PreviewFinisher,
+    finish_stems,
+    kept_takes,
+    load_reference,
+    plan_entries,
+)
 from engine.generator.key_prior import STRENGTH as KEY_STRENGTH
 from engine.generator.key_prior import key_prior
 from engine.generator.model import StageModel
@@ -126,9 +133,12 @@ class HierarchicalGenerator:
         chosen = self.choose(request, plan, audio)
         rows = [row for row, c in enumerate(plan.candidate) if c in chosen]
         stems = {plan.names[row]: audio[row] for row in rows}
-        if self.stem_sound is not None:
-            stems = finish_stems(stems, self.codec.cfg.sample_rate, self.stem_sound)
         kept = self.kept_plan(plan, semantic[chosen, plan.prompt_frames:].numpy())
+        if self.stem_sound is not None:
+            finished = finish_stems(stems, self.codec.cfg.sample_rate, self.stem_sound,
+                                    kept_takes(request.keep_plan))
+            stems = finished.stems
+            kept.update(plan_entries(finished.takes))  # for a later keep_plan
         mix = sum(stems[plan.names[row]] for row in rows if plan.candidate[row] == chosen[0])
         key = request.key or cond.key_name(plan.key) or self._estimate_key(mix)
         return GeneratedAudio(stems=stems, sample_rate=self.codec.cfg.sample_rate, key=key,
@@ -264,7 +274,8 @@ class HierarchicalGenerator:
                                semantic[plan.candidate])
         forced = self._forced_coarse(plan, rows)
         levels = torch.arange(cfg.streams) // cfg.channels
-        previewer = _Previewer(self.codec, plan, self.stem_sound)
+        previewer = _Previewer(self.codec, plan, self.stem_sound,
+                               kept_takes(request.keep_plan))
 
         def valid(t: int) -> torch.Tensor:
             return (t - levels >= 0) & (t - levels < frames)
@@ -372,7 +383,8 @@ class _Previewer:
     there is); audio once previewed stays as it was sent."""
 
     def __init__(self, codec: Codec, plan: Plan,
-                 reference: dict[str, dict[str, float]] | None = None) -> None:
+                 reference: dict[str, dict[str, float]] | None = None,
+                 kept: dict[int, Mastering] | None = None) -> None:
         self.codec = codec
         self.context = context_frames(codec.cfg)
         self.hop = codec.cfg.hop
@@ -380,7 +392,8 @@ class _Previewer:
         self.chunks: list[np.ndarray] = []
         self.rows = [row for row, c in enumerate(plan.candidate) if c == 0]
         self.finisher = None if reference is None else PreviewFinisher(
-            [plan.names[row] for row in self.rows], codec.cfg.sample_rate, reference)
+            [plan.names[row] for row in self.rows], codec.cfg.sample_rate, reference,
+            kept)
 
     def push(self, coarse: torch.Tensor, final: bool = False) -> np.ndarray | None:
         """Decode the frames known well enough (``final``: all of them) that were not yet

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.generator import pipeline
-from engine.generator.finish import PEAK_CEILING_DB, PreviewFinisher, finish_stems
+from engine.generator.finish import PEAK_CEILING_DB, Mastering, PreviewFinisher, finish_stems
 from engine.generator.pipeline import (
     FIRST_PREVIEW_FRAMES,
     PREVIEW_EVERY_FRAMES,
@@ -100,7 +100,7 @@ def _stream(finisher: PreviewFinisher, stems: dict[str, np.ndarray], chunk: int
 def test_the_preview_level_stays_near_the_finished_level() -> None:
     rng = np.random.default_rng(0)
     stems = {"drums": _stem(rng, 6.0, 0.02, 0.8), "bass": _stem(rng, 6.0, 0.005, 0.3)}
-    final = finish_stems(stems, RATE, REFERENCE)
+    final = finish_stems(stems, RATE, REFERENCE).stems
     target = loudness_lufs(sum(final.values()), RATE)
     raw = loudness_lufs(sum(stems.values()), RATE)
     finisher = PreviewFinisher(list(stems), RATE, REFERENCE)
@@ -136,6 +136,19 @@ def test_a_stem_silent_at_first_is_levelled_when_it_comes_in() -> None:
     finisher = PreviewFinisher(list(stems), RATE, REFERENCE)
     _stream(finisher, stems, RATE // 4)
     assert finisher.settings[1] is not None  # measured once it sounded
-    final = finish_stems(stems, RATE, REFERENCE)
+    levelled = {name: REFERENCE[name] for name in stems}  # the stems' own levels, unmastered
+    final = finish_stems(stems, RATE, levelled).stems
     finished_gain = float(np.abs(final["bass"]).max() / np.abs(bass).max())
     assert abs(finisher.settings[1][1] - 20 * np.log10(finished_gain)) < 1.5
+
+
+def test_a_kept_take_previews_at_its_kept_gain() -> None:
+    rng = np.random.default_rng(3)
+    stems = {"bass": _stem(rng, 4.0, 0.01, 0.0)}
+    kept = {1: Mastering(3.0)}
+    finisher = PreviewFinisher(list(stems), RATE, REFERENCE, kept)
+    preview = np.concatenate(_stream(finisher, stems, RATE // 4), axis=1)
+    final = finish_stems(stems, RATE, REFERENCE, kept).stems["bass"]
+    assert finisher.mix_level is None  # the kept gain, not the mix target, sets the level
+    assert abs(loudness_lufs(preview, RATE) - loudness_lufs(final, RATE)) < 1.0
+    assert abs(loudness_lufs(final, RATE) - (REFERENCE["bass"]["loudness_lufs"] + 3.0)) < 0.3

@@ -39,9 +39,15 @@ def test_finishing_moves_generated_stems_toward_the_reference(small_corpus: Path
         decoded = report["decoded"][family]
         assert finished["lr_correlation"] >= decoded["lr_correlation"] - 1e-6
         assert finished["harmonic_share"] == decoded["harmonic_share"]  # tones untouched
+        # Each stem is levelled to its family, then its take mastered: one gain on top.
         target = reference[family]["loudness_lufs"]
-        assert abs(finished["loudness_lufs"] - target) <= abs(
+        assert abs(report["levelled_lufs"][family] - target) <= abs(
             decoded["loudness_lufs"] - target) + 0.5
+    target = report["mix_target_lufs"]
+    assert target == reference["mix"]["loudness_lufs"] and report["take_gain_db"]["n"] == 1
+    assert abs(report["finished"]["mix"]["loudness_lufs"] - target) <= abs(
+        report["decoded"]["mix"]["loudness_lufs"] - target) + 0.5
+    assert report["max_true_peak_dbtp"] <= -1.0 + 1e-3
 
 
 def test_prompts_are_rendered_from_their_words_alone(tiny_generator: Path) -> None:

@@ -1,0 +1,40 @@
+"""The generator masters each take as it finishes it, and a stem made again on the kept
+plan gets the mastering its take's other stems got (a real tiny generator, end to end)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from engine.generator.finish import TAKE_GAINS, finish_stems, kept_takes
+from engine.generator.pipeline import load_default
+from engine.request import GenerationRequest
+
+REFERENCE = {"drums": {"lr_correlation": 0.9, "loudness_lufs": -21.0},
+             "bass": {"lr_correlation": 1.0, "loudness_lufs": -23.0},
+             "mix": {"lr_correlation": 0.8, "loudness_lufs": -16.0}}
+
+
+def test_a_regenerated_stem_gets_its_take_mastering(tiny_generator: Path) -> None:
+    generator = load_default(tiny_generator)
+    request = GenerationRequest(prompt="dub", bpm=120.0, bars=2, stems=("drums", "bass"))
+    generator.stem_sound = None
+    raw = generator.generate(request, 3, 4.0)
+    generator.stem_sound = REFERENCE
+    first = generator.generate(request, 3, 4.0)
+    # The take is finished as finish_stems finishes it, and its mastering is kept.
+    fresh = finish_stems(raw.stems, raw.sample_rate, REFERENCE)
+    for name, audio in first.stems.items():
+        np.testing.assert_allclose(audio, fresh.stems[name], atol=1e-5)
+    assert first.plan[TAKE_GAINS].tolist() == [fresh.takes[1].gain_db]
+    again = replace(request, stems=("bass",), keep_plan=first.plan)
+    regenerated = generator.generate(again, 4, 4.0)
+    generator.stem_sound = None
+    decoded = generator.generate(again, 4, 4.0)
+    expected = finish_stems(decoded.stems, decoded.sample_rate, REFERENCE,
+                            kept_takes(first.plan)).stems["bass"]
+    np.testing.assert_allclose(regenerated.stems["bass"], expected, atol=1e-5)
+    # The new plan keeps the take's mastering for the next stem made again.
+    assert regenerated.plan[TAKE_GAINS].tolist() == first.plan[TAKE_GAINS].tolist()
