@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import soundfile as sf
@@ -126,7 +127,15 @@ class ClipSampler:
         return np.stack([self.clip(rng) for _ in range(size)])
 
 
-def prefetch(sampler: ClipSampler, start: int, size: int, depth: int = 4
+class BatchSource(Protocol):
+    """Anything that makes the batch of a step (a ClipSampler, a MixedSampler)."""
+
+    def batch(self, step: int, size: int) -> np.ndarray:
+        """The (size, channels, samples) batch of `step`."""
+        ...
+
+
+def prefetch(sampler: BatchSource, start: int, size: int, depth: int = 4
              ) -> Iterator[np.ndarray]:
     """Batches for steps start, start+1, ... made in a background thread (FLAC decoding
     releases the GIL, so it overlaps the training step)."""

@@ -57,8 +57,9 @@ def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_corpus(tmp_path_factory.mktemp("corpus"))
 
 
-def tiny_config(tmp: Path, corpus: Path, out: str = "run", steps: int = 6) -> Path:
-    """A codec training TOML for a tiny model on the tiny corpus."""
+def tiny_config(tmp: Path, corpus: Path, out: str = "run", steps: int = 6, extra: str = ""
+                ) -> Path:
+    """A codec training TOML for a tiny model on the tiny corpus (plus `extra` TOML)."""
     model = "\n".join(f"{k} = {v}" for k, v in TINY_MODEL.items())
     text = f"""
 [train]
@@ -76,10 +77,10 @@ ckpt_every = 100
 {model}
 
 [data]
-root = "{corpus}"
+roots = ["{corpus}"]
 segment_seconds = 0.4
 init_clips = 8
-"""
+{extra}"""
     path = tmp / f"{out}.toml"
     path.write_text(text)
     return path
