@@ -156,10 +156,11 @@ class BatchMaker:
         """The row's prefix conditions (key moved up ``shift`` semitones), whether it also
         gets the melody, and whether it was dropped for guidance."""
         item = example.item
-        if rng.random() < self.config.audio_mulan_prob:
+        captions = item["caption_tokens"]
+        # Real recordings have no captions: they learn from their audio's MuLan tokens only.
+        if rng.random() < self.config.audio_mulan_prob or not captions:
             mulan = np.asarray(example.mulan_audio, dtype=np.int64)
         else:
-            captions = item["caption_tokens"]
             mulan = np.asarray(captions[int(rng.integers(len(captions)))], dtype=np.int64)
         dropped = rng.random() < self.config.cond_dropout
         if dropped:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from engine.corpus.shards import iter_examples
 
@@ -122,3 +123,16 @@ def test_balanced_modes_draw_major_and_minor_windows_equally_often(
         shares[balance] = float((keys % 2 == 0).float().mean())
     assert 0.18 < shares[False] < 0.32
     assert 0.42 < shares[True] < 0.58
+
+
+def test_rows_without_captions_take_the_audio_mulan_tokens(generator_cache: Path) -> None:
+    """Real recordings carry no captions: their rows are conditioned on their own audio."""
+    from engine.generator.data import BatchMaker, DataConfig, load_examples
+
+    examples = load_examples(generator_cache / "train")[:1]
+    examples[0].item["caption_tokens"] = []
+    config = DataConfig(cache=str(generator_cache), crop_seconds=2.0, cond_dropout=0.0,
+                        audio_mulan_prob=0.0)
+    batch = BatchMaker(examples, config, "coarse").rows(np.random.default_rng(0), 4)
+    expected = torch.as_tensor(np.asarray(examples[0].mulan_audio, dtype=np.int64))
+    assert all(torch.equal(row, expected) for row in batch["mulan"])
