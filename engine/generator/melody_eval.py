@@ -146,31 +146,34 @@ def _lead_only(midi_bytes: bytes) -> bytes:
 
 
 def evaluate_real_tunes(generator: object, folder: Path, seeds: Sequence[int] = (1, 2, 3),
-                        limit: int | None = None, bars: int | None = None) -> dict:
+                        limit: int | None = None, bars: int | None = None,
+                        temperature: float = 1.0) -> dict:
     """Chroma cosine of lead and mix to each tune of the frozen set at `folder`: from its
     MIDI clip, from a synthetic hum of it, without it (chance), and of a plain tone render
     (ceiling); per tune the mean and sd over `seeds`, then mean and sd over tunes. `limit`
-    takes the first tunes only, `bars` at most that many bars of each."""
+    takes the first tunes only, `bars` at most that many bars of each; tokens are sampled
+    at `temperature`."""
     tunes = load_tunes(folder)[:limit]
     with tempfile.TemporaryDirectory() as scratch:
-        rows = [_tune_row(generator, tune, index, seeds, bars, Path(scratch))
+        rows = [_tune_row(generator, tune, index, seeds, bars, Path(scratch), temperature)
                 for index, tune in enumerate(tunes)]
     summary = {"all": _summarize(rows)}
     for kind in sorted({row["kind"] for row in rows}):
         summary[kind] = _summarize([row for row in rows if row["kind"] == kind])
     return {"set": str(folder), "tunes": len(rows), "seeds": list(seeds), "bars": bars,
-            "prompt": TUNE_PROMPT, "summary": summary, "per_tune": rows}
+            "temperature": temperature, "prompt": TUNE_PROMPT, "summary": summary, "per_tune": rows}
 
 
 def _tune_row(generator: object, tune: Tune, index: int, seeds: Sequence[int],
-              bars: int | None, folder: Path) -> dict:
+              bars: int | None, folder: Path, temperature: float) -> dict:
     """One tune's scores: each measure's per-seed values, mean and sd."""
     length = min(bars or tune.bars, tune.bars)
     notes = tune.notes(length)
     seconds = clip_seconds(tune.bpm, length, tune.meter)
     base: dict[str, Any] = {"request_id": "real-tunes", "prompt": TUNE_PROMPT,
                             "bpm": tune.bpm, "bars": length, "time_signature": tune.meter,
-                            "stems": STEMS, "sample_rate": SAMPLE_RATE}
+                            "stems": STEMS, "sample_rate": SAMPLE_RATE,
+                            "temperature": temperature}
     values: dict[str, list[float]] = {}
     tone = tone_render(notes, seconds)
     _add(values, "tone_ceiling", chroma_cosine(notes, tone))

@@ -132,6 +132,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="seeds per real tune (default: 1,2,3)")
     melody.add_argument("--limit", type=int, help="first N real tunes only")
     melody.add_argument("--bars", type=int, help="at most N bars of each real tune")
+    melody.add_argument("--temperature", type=float, default=1.0,
+                        help="sampling temperature of the real-tune renders (default: 1.0)")
     melody.add_argument("--json", action="store_true", help="print JSON only")
     melody.set_defaults(func=_melody)
 
@@ -217,7 +219,8 @@ def _melody(args: argparse.Namespace) -> int:
         print(f"stemloom eval melody: {error}", file=sys.stderr)
         return 2
     if args.tunes:
-        report = evaluate_real_tunes(generator, args.tunes, args.seeds, args.limit, args.bars)
+        report = evaluate_real_tunes(generator, args.tunes, args.seeds, args.limit, args.bars,
+                                     args.temperature)
     else:
         report = {"transcription": evaluate_transcription(args.corpus, args.hums),
                   "chroma_cosine": evaluate_conditioning(generator, Path(args.corpus),
