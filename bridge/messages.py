@@ -409,7 +409,8 @@ class Preview(Message):
     """A preview of the mix so far has been written (a complete WAV file)."""
 
     ADDRESS: ClassVar[str] = f"{PREFIX}/preview"
-    path: str = spec(doc="Absolute path of the preview WAV.")
+    path: str = spec(doc="Absolute path of the preview WAV; to a TCP connection that said "
+                     "protocol 2 or more, its name in the job's folder (fetch it by that).")
     seconds: float = spec(doc="Seconds of audio in the preview.")
 
 
@@ -428,11 +429,13 @@ class Done(Message):
     seed: int = spec(doc="Seed that reproduces this result.")
     loop: bool = spec(doc="Whether the clips loop seamlessly.")
     model: str = spec(doc="Model that made it.")
-    metadata: str = spec(doc="Path of the job's JSON metadata.")
+    metadata: str = spec(doc="Path of the job's JSON metadata. Every file of a done reply is "
+                         "named by its absolute path, or, to a TCP connection that said "
+                         "protocol 2 or more, by its name in the job's folder.")
     stems: dict[str, str] = spec(
         {},
-        doc="One 'stems.<name>' key per stem with its absolute path; with variations the "
-        "name is '<stem>.<n>' (n from 1).",
+        doc="One 'stems.<name>' key per stem with its file (named as for metadata); with "
+        "variations the name is '<stem>.<n>' (n from 1).",
     )
     melody_midi: str = spec(
         "",

@@ -4,8 +4,10 @@
 submits, follows the job (fetching each preview as it is announced), then fetches every stem,
 the melody's MIDI clip and the job's record into a folder of the host's own. Each step runs
 again on a new connection when the connection drops, and resumes where it stopped (an upload
-or fetch by offset, the job by its id). The done it returns names the local files, all
-complete, so placing it works exactly as with an engine on this machine.
+or fetch by offset, the job by its id). Every connection first says hello with protocol 2, so
+the engine names the job's files by their names in the job (never its own paths) on each. The
+done it returns names the local files, all complete, so placing it works exactly as with an
+engine on this machine.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ class RemoteEngine:
         self._attempts = attempts
         self._retry_wait_s = retry_wait_s
         self._client = client
+        # The connection that said hello (each new one must: see _live), and what it learnt.
+        self._greeted: EngineClient | None = None
+        self._files: HelloFiles | None = None
         self.reconnects = 0
 
     def close(self) -> None:
@@ -74,7 +79,7 @@ class RemoteEngine:
         local one); ``on_chunk`` every chunk that arrives.
         Raises TransferError, ProtocolError (the engine's refusal or the job's fail) or
         EngineUnreachable."""
-        files = self.call(lambda client: client.hello_files())
+        files = self.call(lambda _connected: self._files)  # connecting says hello
         if files is None:
             raise TransferError("the engine speaks protocol v1 only: it cannot take files over "
                                 "the connection; update it, or run it on this machine")
@@ -121,9 +126,14 @@ class RemoteEngine:
         raise EngineUnreachable(f"gave up after {self._attempts} connections: {last}")
 
     def _live(self) -> EngineClient:
+        """The open connection, or a new one; either has said hello with protocol 2 (the
+        engine answers a connection as the protocol its hello said, v1 until then)."""
         if self._client is None or not self._client.connected:
             self.close()
             self._client = self._connect()
+        if self._greeted is not self._client:
+            self._files = self._client.hello_files()
+            self._greeted = self._client
         return self._client
 
     def _with_uploads(self, request: Generate, files: HelloFiles) -> Generate:
@@ -139,8 +149,8 @@ class RemoteEngine:
                        on_chunk: Callable[[Chunk], None] | None) -> Done:
         """Fetch every file ``done`` names into ``folder``; ``done`` with the local paths."""
 
-        def fetch(engine_path: str) -> str:
-            target = folder / _name(engine_path)
+        def fetch(name: str) -> str:
+            target = folder / _name(name)
             fetched = self.call(lambda client: fetch_file(
                 client, done.request_id, target.name, target, on_chunk))
             if fetched.resumed_from:
@@ -154,6 +164,10 @@ class RemoteEngine:
                                    metadata=fetch(done.metadata))
 
 
-def _name(engine_path: str) -> str:
-    """The file name in a path the engine sent (a Windows engine's, too)."""
-    return PureWindowsPath(engine_path).name
+def _name(sent: str) -> str:
+    """The file name the engine sent (an engine before this version sent its own path, a
+    Windows engine's too: its last part is the name)."""
+    name = PureWindowsPath(sent).name
+    if not name or name.startswith("."):  # never a folder, nor a hidden file (a part file)
+        raise TransferError(f"the engine named a file {sent!r}: not a plain file name")
+    return name

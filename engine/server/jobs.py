@@ -26,15 +26,26 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from bridge.errors import ErrorCode, ProtocolError
-from bridge.listener import Replier
 from bridge.messages import Done, Fail, Generate, JobStatus, Stage
 from bridge.schema import Message
 
 # A job remembers this many clients to send its updates to (the submitter and the latest
 # clients that asked for its status, e.g. a host that reconnected).
 MAX_SUBSCRIBERS = 4
+
+
+class Recipient(Protocol):
+    """Where replies to one client go: its ``bridge.listener.Replier``, or a view of it that
+    names files for a remote client (``engine.server.naming``)."""
+
+    peer: str  # the client's transport and address, with its port
+    host: str  # its network address alone
+
+    def send(self, message: Message) -> None:
+        """Send one reply to the client."""
 
 
 @dataclass
@@ -54,14 +65,14 @@ class Job:
     created: float = field(default_factory=time.monotonic)
     finished_at: float | None = None
     cancel_requested: threading.Event = field(default_factory=threading.Event)
-    subscribers: list[Replier] = field(default_factory=list)
+    subscribers: list[Recipient] = field(default_factory=list)
 
     @property
     def id(self) -> str:
         """The job's id: the request id of its generate request."""
         return self.request.request_id
 
-    def subscribe(self, replier: Replier) -> None:
+    def subscribe(self, replier: Recipient) -> None:
         """Send this job's further updates to ``replier`` too."""
         self.subscribers = [s for s in self.subscribers if s.peer != replier.peer]
         self.subscribers.append(replier)

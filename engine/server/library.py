@@ -157,7 +157,7 @@ class ClipLibrary:
         """Write ``payload`` as indented JSON atomically."""
 
         def write(handle: Any) -> None:
-            handle.write(json.dumps(payload, indent=2, sort_keys=True).encode())
+            handle.write(json_bytes(payload))
 
         return self._write_atomic(path, write)
 
@@ -205,6 +205,11 @@ class ClipLibrary:
         target = self.confine(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         return atomic_write(target, write)
+
+
+def json_bytes(payload: dict) -> bytes:
+    """A record as the library writes it: indented JSON, keys sorted."""
+    return json.dumps(payload, indent=2, sort_keys=True).encode()
 
 
 def _sha256(handle: Any) -> str:

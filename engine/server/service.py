@@ -65,8 +65,9 @@ from engine.model_store import load_generator
 from engine.request import GenerationRequest, KeptPlan, RequestError, from_generate
 from engine.server.device import DeviceError, place
 from engine.server.inputs import InputFolders, InputRefused
-from engine.server.jobs import Job, JobBook
+from engine.server.jobs import Job, JobBook, Recipient
 from engine.server.library import METADATA_NAME, ClipLibrary, OutsideLibrary
+from engine.server.naming import NamingReplier
 from engine.server.transfers import fetch_chunks, require_stream
 from engine.server.uploads import UploadArea, is_handle
 
@@ -167,6 +168,9 @@ class EngineService:
         # other connection can take, even one that later gets the same address and port.
         self._connection_keys: weakref.WeakKeyDictionary[Replier, str] = (
             weakref.WeakKeyDictionary())
+        # The protocol each TCP connection's latest hello said (none yet: v1). From 2 on, its
+        # replies name a job's files, never the engine's paths (engine.server.naming).
+        self._protocols: weakref.WeakKeyDictionary[Replier, int] = weakref.WeakKeyDictionary()
         self._keys_lock = threading.Lock()
         self._workers = workers
         self._stopping = threading.Event()
@@ -233,17 +237,29 @@ class EngineService:
             basis = f"address:{replier.peer}"
         return hashlib.sha256(f"{request.token}\0{basis}".encode()).hexdigest()
 
+    def recipient(self, replier: Replier) -> Recipient:
+        """Where replies to ``replier``'s client go, as that client sees files: a TCP
+        connection that said protocol 2 or more gets names in its job folder (it may be on
+        another machine); UDP and v1 connections (on the engine's machine) get paths."""
+        with self._keys_lock:
+            protocol = self._protocols.get(replier, 1)
+        return NamingReplier(replier) if protocol >= FILES_VERSION else replier
+
     @staticmethod
-    def turn_of(replier: Replier) -> str:
+    def turn_of(replier: Recipient) -> str:
         """The turn key of a request: its client's network address (no port), which decides
         when its jobs run and how many may wait. Not the owner: a request picks its
         ``client_id`` freely, so one keyed on it could jump the queue with a new id per job.
         Every client on one machine (or behind one NAT) shares one turn."""
         return replier.host or replier.peer
 
-    def handle(self, request: Request, replier: Replier) -> None:
+    def handle(self, request: Request, connection: Replier) -> None:
         """Answer one request (the OscListener's handler)."""
-        owner = self.owner_of(request, replier)
+        owner = self.owner_of(request, connection)
+        if isinstance(request, Hello) and connection.peer.startswith("tcp:"):
+            with self._keys_lock:
+                self._protocols[connection] = request.protocol
+        replier = self.recipient(connection)
         match request:
             case Hello():
                 replier.send(self._hello(request))
@@ -296,7 +312,7 @@ class EngineService:
             queue_size=self.book.queue_size,
         )
 
-    def _capacity(self, request: Hello, replier: Replier) -> HelloCapacity:
+    def _capacity(self, request: Hello, replier: Recipient) -> HelloCapacity:
         """What the engine can take on now, for the asking client's turn key and for all
         (hello, protocol 3)."""
         load = self.book.load(self.turn_of(replier))
@@ -313,7 +329,7 @@ class EngineService:
             batching=False,  # every job runs as its own batch (see docs/remote.md)
         )
 
-    def _submit(self, request: Generate, replier: Replier, owner: str) -> None:
+    def _submit(self, request: Generate, replier: Recipient, owner: str) -> None:
         if self.model.state in (ModelState.MISSING, ModelState.ERROR):
             raise ProtocolError(ErrorCode.NO_MODEL, self.model.problem, request.request_id)
         resolved = self._resolved_inputs(request, owner)
@@ -349,7 +365,7 @@ class EngineService:
         if job.outcome is not None:  # a re-sent request for a finished job
             replier.send(job.outcome)
 
-    def _fetch(self, request: Fetch, replier: Replier, owner: str) -> None:
+    def _fetch(self, request: Fetch, replier: Recipient, owner: str) -> None:
         """Send the asked range of a file of one of the client's own jobs."""
         if not self._owns(request.job, owner):
             raise ProtocolError(ErrorCode.UNKNOWN_JOB, f"no job with id {request.job!r}",
@@ -357,7 +373,7 @@ class EngineService:
         for chunk in fetch_chunks(self.library, self.library.job_dir(request.job), request):
             replier.send(chunk)
 
-    def _cancel(self, job_id: str, replier: Replier, owner: str) -> None:
+    def _cancel(self, job_id: str, replier: Recipient, owner: str) -> None:
         job, was_waiting = self.book.cancel(job_id, owner)
         if was_waiting:
             self.book.finish(job, JobStatus.CANCELLED, _cancelled(job))
@@ -366,7 +382,7 @@ class EngineService:
         if was_waiting:
             job.notify(job.outcome)
 
-    def _status(self, job_id: str, replier: Replier, owner: str) -> None:
+    def _status(self, job_id: str, replier: Recipient, owner: str) -> None:
         try:
             job = self.book.get(job_id, owner)
         except ProtocolError:
@@ -496,11 +512,10 @@ class EngineService:
         except RequestError as exc:  # the model cannot serve the request as asked
             _discard(job_dir)
             self._fail(job, ErrorCode.BAD_ARGUMENT, str(exc))
-        except OSError as exc:
+        except OSError as exc:  # the reason alone: the whole error names the library's paths
             _discard(job_dir)
-            self._fail(
-                job, ErrorCode.WRITE_FAILED, f"could not write the clips: {exc.strerror or exc}"
-            )
+            self._fail(job, ErrorCode.WRITE_FAILED,
+                       f"could not write the clips: {exc.strerror or 'a file system error'}")
 
     def _generation_request(self, job: Job) -> GenerationRequest:
         """The model's request for a job's generate message (the edge between the protocol

@@ -1,6 +1,7 @@
 """A TCP relay the test controls, for two processes on one machine (where network namespaces
 cannot be made): the host connects to it, it connects on to the engine, and the test can slow
-what the engine sends and cut every connection, as a dropped link would; no privilege needed."""
+what the engine sends and cut every connection, as a dropped link would; no privilege needed.
+It keeps every byte the engine sent, for tests that check what a client was told."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class Relay:
         self.port: int = self._listener.getsockname()[1]
         self._bytes_per_s = 0.0
         self._open: list[socket.socket] = []
+        self.from_engine = bytearray()  # all the engine sent, on every connection
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -60,6 +62,9 @@ class Relay:
     def _pump(self, source: socket.socket, sink: socket.socket, slow: bool) -> None:
         with contextlib.suppress(OSError):
             while block := source.recv(_BLOCK):
+                if slow:
+                    with self._lock:
+                        self.from_engine += block
                 sink.sendall(block)
                 if slow and self._bytes_per_s:
                     time.sleep(len(block) / self._bytes_per_s)
