@@ -307,12 +307,17 @@ def limiter_gain(mix: np.ndarray, ceiling: float, sample_rate: int,
 
     A centred minimum over 2W+1 frames, then a centred mean over 2W+1 frames: every value
     averaged at frame n is a minimum over a window holding n, so the mean never exceeds the
-    gain frame n needs, and the curve ramps smoothly around each peak.
+    gain frame n needs, and the curve ramps smoothly around each peak (``smoothed_gain``).
     """
     peak = np.abs(mix).max(axis=0).astype(np.float64) / ceiling
     if stems is not None:  # a stem can peak above the mix where others cancel it
         peak = np.maximum(peak, np.abs(stems).max(axis=(0, 1)) / STEM_CEILING)
-    need = np.minimum(1.0, 1.0 / np.maximum(peak, 1e-12))
+    return smoothed_gain(np.minimum(1.0, 1.0 / np.maximum(peak, 1e-12)), sample_rate)
+
+
+def smoothed_gain(need: np.ndarray, sample_rate: int) -> np.ndarray:
+    """A gain curve that ramps smoothly (over LIMITER_WINDOW_S) and is nowhere above
+    ``need``, the gain each frame may have at most (``limiter_gain``'s shaping)."""
     size = 2 * max(1, round(LIMITER_WINDOW_S * sample_rate)) + 1
     gain = uniform_filter1d(minimum_filter1d(need, size, mode="nearest"), size, mode="nearest")
     return np.minimum(gain, need).astype(np.float32)  # clears float rounding in the mean

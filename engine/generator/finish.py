@@ -27,7 +27,8 @@ encodes. Both are put right here, per stem, with a rule read off the corpus
   and the gain stops short of the target where more was needed. A stem made again on a
   kept plan (``keep_plan``) gets the gain and curve its take's other stems got (kept in the
   plan, ``TAKE_GAINS`` and ``TAKE_CURVES``), so it does not jump in level against them;
-  the engine does not see the kept stems, so their sum with it may peak over the ceiling.
+  the engine does not see the kept stems, so the plan also keeps each stem's peak envelope,
+  and the new stem alone is fitted under the ceiling against the kept ones' (``kept_mix``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ import numpy as np
 from bridge.loudness import integrated_lufs, true_peak_dbtp
 from bridge.takes import by_take, take_of
 from engine.corpus.production import STEM_CEILING, limiter_gain
+from engine.generator.kept_mix import fit_curve, peak_envelope, stem_key
 from engine.generator.sound import loudness_lufs
 from engine.request import KeptPlan
 
@@ -167,25 +169,30 @@ class Mastering:
 
 @dataclass(frozen=True)
 class Finished:
-    """Finished stems, and the mastering each take's stems share."""
+    """Finished stems, the mastering each take's stems share, and the peak envelope of
+    every stem of every take by (stem, take): these stems' and the kept ones they join."""
 
     stems: dict[str, np.ndarray]
     takes: dict[int, Mastering]
+    peaks: dict[tuple[str, int], np.ndarray]
 
 
 def finish_stems(stems: dict[str, np.ndarray], sample_rate: int,
                  reference: dict[str, dict[str, float]],
-                 kept: Mapping[int, Mastering] | None = None) -> Finished:
+                 kept: Mapping[int, Mastering] | None = None,
+                 kept_peaks: Mapping[tuple[str, int], np.ndarray] | None = None) -> Finished:
     """Every stem imaged and levelled to its family's corpus medians (families the
     reference lacks keep their image and level), then every take mastered (``master``) to
     the corpus's mix loudness. ``kept`` (stems made again on a kept plan: ``kept_takes``)
     gives each take the mastering its other stems got instead (none for a take it lacks),
-    held back only as far as these stems' own peaks need."""
+    held back only as far as these stems' own peaks need, and ``kept_peaks`` (the plan's
+    ``kept_mix.kept_peaks``) fits them under the ceiling beside the take's kept stems."""
     levelled = {name: _levelled(audio, sample_rate, reference.get(family_of(name)))
                 for name, audio in stems.items()}
     mix_target = reference.get(MIX_FAMILY, {}).get("loudness_lufs")
     finished: dict[str, np.ndarray] = {}
     takes: dict[int, Mastering] = {}
+    peaks = dict(kept_peaks or {})
     for take, names in by_take(list(levelled)).items():
         group = [levelled[name] for name in names]
         if kept is None:
@@ -194,9 +201,17 @@ def finish_stems(stems: dict[str, np.ndarray], sample_rate: int,
         else:  # the take's other stems' mastering, kept as it was for the next time
             takes[take] = kept.get(take, Mastering(0.0))
             applied = _held_back(takes[take], group)
-        for name, audio in zip(names, group, strict=True):
-            finished[name] = applied.apply(audio)
-    return Finished(finished, takes)
+        done = [applied.apply(audio) for audio in group]
+        made = {stem_key(name)[0] for name in names}
+        beside = [envelope for (stem, number), envelope in peaks.items()
+                  if number == take and stem not in made]
+        # The limiter's sample ceiling: at 32 kHz a higher one (-1.25 dB) let 2 of the first
+        # 3 end-to-end regenerated takes' true peaks over PEAK_CEILING_DB, this one none.
+        curve = fit_curve(done, beside, 10 ** (LIMITER_CEILING_DB / 20), sample_rate)
+        for name, audio in zip(names, done, strict=True):
+            finished[name] = audio if curve is None else (audio * curve).astype(audio.dtype)
+            peaks[stem_key(name)] = peak_envelope(finished[name])
+    return Finished(finished, takes, peaks)
 
 
 def master(stems: list[np.ndarray], sample_rate: int, target_lufs: float | None) -> Mastering:

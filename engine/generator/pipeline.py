@@ -29,6 +29,7 @@ from engine.generator.finish import (
     load_reference,
     plan_entries,
 )
+from engine.generator.kept_mix import kept_peaks, peak_entries
 from engine.generator.key_prior import STRENGTH as KEY_STRENGTH
 from engine.generator.key_prior import key_prior
 from engine.generator.model import StageModel
@@ -136,9 +137,10 @@ class HierarchicalGenerator:
         kept = self.kept_plan(plan, semantic[chosen, plan.prompt_frames:].numpy())
         if self.stem_sound is not None:
             finished = finish_stems(stems, self.codec.cfg.sample_rate, self.stem_sound,
-                                    kept_takes(request.keep_plan))
+                                    kept_takes(request.keep_plan), kept_peaks(request.keep_plan))
             stems = finished.stems
             kept.update(plan_entries(finished.takes))  # for a later keep_plan
+            kept.update(peak_entries(finished.peaks))
         mix = sum(stems[plan.names[row]] for row in rows if plan.candidate[row] == chosen[0])
         key = request.key or cond.key_name(plan.key) or self._estimate_key(mix)
         return GeneratedAudio(stems=stems, sample_rate=self.codec.cfg.sample_rate, key=key,

@@ -1,5 +1,6 @@
 """The generator masters each take as it finishes it, and a stem made again on the kept
-plan gets the mastering its take's other stems got (a real tiny generator, end to end)."""
+plan gets the mastering its take's other stems got, fitted under the ceiling beside them (a
+real tiny generator, end to end)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.generator.finish import TAKE_GAINS, finish_stems, kept_takes
+from engine.generator.kept_mix import kept_peaks
 from engine.generator.pipeline import load_default
 from engine.request import GenerationRequest
 
@@ -34,7 +36,12 @@ def test_a_regenerated_stem_gets_its_take_mastering(tiny_generator: Path) -> Non
     generator.stem_sound = None
     decoded = generator.generate(again, 4, 4.0)
     expected = finish_stems(decoded.stems, decoded.sample_rate, REFERENCE,
-                            kept_takes(first.plan)).stems["bass"]
+                            kept_takes(first.plan), kept_peaks(first.plan)).stems["bass"]
     np.testing.assert_allclose(regenerated.stems["bass"], expected, atol=1e-5)
-    # The new plan keeps the take's mastering for the next stem made again.
+    # The new plan keeps the take's mastering for the next stem made again, and the peaks
+    # of the take as it now is: the kept drums' and the new bass's.
     assert regenerated.plan[TAKE_GAINS].tolist() == first.plan[TAKE_GAINS].tolist()
+    before, after = kept_peaks(first.plan), kept_peaks(regenerated.plan)
+    assert set(before) == set(after) == {("drums", 1), ("bass", 1)}
+    np.testing.assert_array_equal(after[("drums", 1)], before[("drums", 1)])
+    assert not np.array_equal(after[("bass", 1)], before[("bass", 1)])
