@@ -115,11 +115,18 @@ class Codec(nn.Module):
         x = nn.functional.pad(audio.reshape(b * c, t), (0, frames * self.cfg.hop - t))
         return x, t
 
-    def forward(self, audio: torch.Tensor, n_q: int | None = None
+    def forward(self, audio: torch.Tensor, n_q: int | None = None,
+                codes: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Training pass: (B, C, T) -> (reconstruction, commitment loss, codes)."""
+        """Training pass: (B, C, T) -> (reconstruction, commitment loss, codes). Given
+        ``codes`` (B, C, levels, frames), the decoder decodes those instead and the loss is 0
+        (the decoder-only fine-tune; through here so that DDP averages its gradients)."""
         b, c, _ = audio.shape
         x, t = self._fold(audio)
+        if codes is not None:
+            z = self.quantizer.decode(codes.reshape(b * c, *codes.shape[2:]))
+            y = self.decoder(z)[:, :t].reshape(b, c, t)
+            return y, torch.zeros((), device=audio.device), codes
         q, commit, codes = self.quantizer(self.encoder(x), n_q)
         y = self.decoder(q)[:, :t].reshape(b, c, t)
         return y, commit, codes.reshape(b, c, *codes.shape[1:])

@@ -93,6 +93,10 @@ class CodecTask:
     @torch.no_grad()
     def prepare(self, model: nn.Module) -> None:
         """k-means-initialise the codebooks on latents of a dedicated batch of clips."""
+        if self.config.finetune.decoder_only:
+            # Frozen codebooks seeded on a random encoder would never become useful codes.
+            raise ValueError("[finetune] decoder_only trains the decoder of exported weights: "
+                             "start it with --init (e.g. engine/weights/default/codec/codec.pt)")
         codec = _unwrap(model)
         # A step number no training step uses, so the init clips are their own draw.
         clips = torch.from_numpy(self.sampler.batch(2**40, self.config.data.init_clips))
@@ -127,29 +131,30 @@ class CodecTask:
         """Reconstruction loss of one batch."""
         n_q = self.levels(step)
         if self.config.finetune.decoder_only:
-            y = self._decode_noisy(_unwrap(model), batch, n_q, step)
-            total, terms = self.criterion(y, batch, torch.zeros((), device=batch.device))
+            y, commit, _ = model(batch, n_q, self._noisy_codes(_unwrap(model), batch, n_q, step))
+            total, terms = self.criterion(y, batch, commit)
             return total, {**terms, "n_q": n_q}
         y, commit, _ = model(batch, n_q)
         total, terms = self.criterion(y, batch, commit)
         return total, {**terms, "n_q": n_q,
                        "restarts": _unwrap(model).quantizer.restarts}
 
-    def _decode_noisy(self, codec: Codec, batch: torch.Tensor, n_q: int, step: int
-                      ) -> torch.Tensor:
-        """The decoder's output for the frozen codes of `batch`, a share of the clips with
-        neighbouring codes swapped in (both channels of a clip share its swap rate)."""
+    @torch.no_grad()
+    def _noisy_codes(self, codec: Codec, batch: torch.Tensor, n_q: int, step: int
+                     ) -> torch.Tensor:
+        """The frozen encoder's (B, C, n_q, frames) codes of `batch`, a share of the clips
+        with neighbouring codes swapped in (both channels of a clip share its swap rate)."""
         tune = self.config.finetune
-        b, c, t = batch.shape
-        x, _ = codec._fold(batch)
-        codes = codec.quantizer.encode(codec.encoder(x), n_q)  # frozen: no gradient needed
-        if tune.code_noise > 0:
-            if self._neighbours is None:
-                self._neighbours = nearest_codes(codec.quantizer, tune.neighbours)
-            seed = np.random.default_rng([self.config.train.seed, self.env.rank, step, 13])
-            gen = torch.Generator().manual_seed(int(seed.integers(2**31)))
-            noisy = torch.rand(b, generator=gen) < tune.code_noise
-            rates = torch.rand(b, generator=gen) * tune.code_noise_max_rate * noisy
-            codes = swap_codes(codes, self._neighbours,
-                               rates.repeat_interleave(c).to(codes.device), gen)
-        return codec.decoder(codec.quantizer.decode(codes))[:, :t].reshape(b, c, t)
+        b, c, _ = batch.shape
+        codes = codec.encode(batch, n_q)
+        if tune.code_noise <= 0:
+            return codes
+        if self._neighbours is None:
+            self._neighbours = nearest_codes(codec.quantizer, tune.neighbours)
+        seed = np.random.default_rng([self.config.train.seed, self.env.rank, step, 13])
+        gen = torch.Generator().manual_seed(int(seed.integers(2**31)))
+        noisy = torch.rand(b, generator=gen) < tune.code_noise
+        rates = torch.rand(b, generator=gen) * tune.code_noise_max_rate * noisy
+        flat = codes.reshape(b * c, *codes.shape[2:])
+        swapped = swap_codes(flat, self._neighbours, rates.repeat_interleave(c), gen)
+        return swapped.reshape(codes.shape)

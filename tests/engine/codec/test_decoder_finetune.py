@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from engine.codec.cli import export_checkpoint
@@ -17,6 +21,8 @@ from engine.codec.model import Codec
 from engine.training.log import read_log
 from engine.training.loop import run
 from tests.engine.codec.conftest import TINY_MODEL, tiny_config, write_corpus
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _quantizer() -> Codec:
@@ -82,3 +88,24 @@ def test_decoder_only_keeps_the_codes(tmp_path: Path, tiny_corpus: Path) -> None
     assert not torch.equal(after["decoder.head.weight"], before["decoder.head.weight"])
     levels = {r["n_q"] for r in read_log(tmp_path / "tune" / "log.jsonl") if "n_q" in r}
     assert 2 in levels and levels <= {1, 2, 3, 4}
+
+
+def test_decoder_only_is_refused_without_exported_weights(tmp_path: Path,
+                                                          tiny_corpus: Path) -> None:
+    extra = "\n[finetune]\ndecoder_only = true\n"
+    with pytest.raises(ValueError, match="--init"):
+        run("codec", tiny_config(tmp_path, tiny_corpus, "cold", steps=2, extra=extra))
+
+
+def test_decoder_only_gradients_are_averaged_under_ddp(tmp_path: Path,
+                                                       tiny_corpus: Path) -> None:
+    extra = "\n[finetune]\ndecoder_only = true\ncode_noise = 1.0\n"
+    config = tiny_config(tmp_path, tiny_corpus, "ddp", steps=1, extra=extra)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    result = subprocess.run(
+        [str(torchrun), "--nproc_per_node", "2", str(Path(__file__).with_name(
+            "ddp_decoder_grads.py")), str(config)], cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+        timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "synced"
