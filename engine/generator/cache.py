@@ -3,6 +3,7 @@ tokens and conditions, once, so that training the three stages only runs the tra
 
 Layout of a cache folder (one per split):
     examples/KEY.npz   codes_<stem> int16 (2, n_q, frames at 50 Hz) for 'mix' and each stem;
+                       window int64 (first sample of the window in the audio, frames);
                        features float16 (frames at 25 Hz, FEATURE_DIM) of the mix;
                        mulan_audio int16 (12,) MuLan tokens of the mix
     items.json         per example: key, bpm, meter, key index, genre, stems, window start and
@@ -145,9 +146,14 @@ def build_examples(corpus: Path, split: str, folder: Path, codec: Codec,
         stems = [name for name in STEM_KINDS if f"{name}.flac" in example]
         path = folder / "examples" / f"{key}.npz"
         arrays = {}
+        # Codes are reused only for the same window: a cache built before windows started
+        # on labelled downbeats (or with another --window) is encoded again.
+        where = np.array([round(start * SAMPLE_RATE), frames], dtype=np.int64)
         if path.is_file():
             with np.load(path) as data:
-                arrays = dict(data)
+                if "window" in data.files and np.array_equal(data["window"], where):
+                    arrays = dict(data)
+        arrays["window"] = where
         missing = [name for name in ["mix", *stems] if f"codes_{name}" not in arrays]
         if missing:  # a new example, or one cached before a stem kind was known
             mix = (_read(example[MIX], start, seconds) if MIX in example else  # or the stems' sum

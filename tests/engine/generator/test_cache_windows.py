@@ -132,8 +132,18 @@ def test_the_cache_reads_real_windows_from_their_downbeat(tmp_path: Path, models
     decoded, _ = sf.read(io.BytesIO(flac), dtype="float32", always_2d=True)
     first = round(item["audio_start"] * SAMPLE_RATE)
     window = decoded.T[:, first: first + item["frames"] * HOP]
-    with np.load(folder / "examples" / "r_good.npz") as data:
-        assert np.array_equal(data["codes_mix"], _codes(codec, window, item["frames"]))
+    expected = _codes(codec, window, item["frames"])
+    cached = folder / "examples" / "r_good.npz"
+    with np.load(cached) as data:
+        assert np.array_equal(data["codes_mix"], expected)
+        arrays = dict(data)
+    # A file cached for another window (an older build counted bars from 0 s) is not reused.
+    stale = {**arrays, "codes_mix": np.zeros_like(expected),
+             "window": arrays["window"] + [SAMPLE_RATE, 0]}
+    np.savez(cached, **stale)
+    build_examples(corpus, "train", folder, codec, mulan, window_seconds=3.0)
+    with np.load(cached) as data:
+        assert np.array_equal(data["codes_mix"], expected)
 
 
 def test_a_corpus_without_mixes_caches_the_same_mix_codes(tmp_path: Path, models,
