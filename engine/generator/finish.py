@@ -26,7 +26,8 @@ encodes. Both are put right here, per stem, with a rule read off the corpus
   limiter takes about MAX_LIMIT_DB at most off the take's peaks (an isolated click more),
   and the gain stops short of the target where more was needed. A stem made again on a
   kept plan (``keep_plan``) gets the gain and curve its take's other stems got (kept in the
-  plan, ``TAKE_GAINS`` and ``TAKE_CURVES``), so it does not jump in level against them;
+  plan, ``TAKE_GAINS`` and ``TAKE_CURVES``), so it does not jump in level against them (a
+  take the plan lacks, asked for anew, is mastered as a new take);
   the engine does not see the kept stems, so the plan also keeps each stem's peak envelope,
   and the new stem alone is fitted under the ceiling against the kept ones' (``kept_mix``).
 """
@@ -153,18 +154,20 @@ def level_gain_db(stereo: np.ndarray, sample_rate: int, target_lufs: float) -> f
 @dataclass(frozen=True)
 class Mastering:
     """What one take's stems share on top of their family levels: a gain (dB) and a
-    limiter curve (<= 1, per sample, or every CURVE_HOP-th sample as a plan keeps it;
-    None: no limiting)."""
+    limiter curve (<= 1; None: no limiting) with a value every ``hop``-th sample: 1 as
+    ``master`` makes it, CURVE_HOP as a plan keeps it."""
 
     gain_db: float
     curve: np.ndarray | None = None
+    hop: int = 1
 
     def apply(self, audio: np.ndarray) -> np.ndarray:
         """(2, samples) audio with this gain and curve (the curve stretched to its length)."""
         gain = np.float32(10 ** (self.gain_db / 20))
         if self.curve is None:
             return audio if self.gain_db == 0 else (audio * gain).astype(audio.dtype)
-        return (audio * gain * _stretched(self.curve, audio.shape[1])).astype(audio.dtype)
+        curve = _stretched(self.curve, self.hop, audio.shape[1])
+        return (audio * gain * curve).astype(audio.dtype)
 
 
 @dataclass(frozen=True)
@@ -184,8 +187,8 @@ def finish_stems(stems: dict[str, np.ndarray], sample_rate: int,
     """Every stem imaged and levelled to its family's corpus medians (families the
     reference lacks keep their image and level), then every take mastered (``master``) to
     the corpus's mix loudness. ``kept`` (stems made again on a kept plan: ``kept_takes``)
-    gives each take the mastering its other stems got instead (none for a take it lacks),
-    held back only as far as these stems' own peaks need, and ``kept_peaks`` (the plan's
+    gives each take the mastering its other stems got instead (``_kept_mastering``), held
+    back only as far as these stems' own peaks need, and ``kept_peaks`` (the plan's
     ``kept_mix.kept_peaks``) fits them under the ceiling beside the take's kept stems."""
     levelled = {name: _levelled(audio, sample_rate, reference.get(family_of(name)))
                 for name, audio in stems.items()}
@@ -195,12 +198,13 @@ def finish_stems(stems: dict[str, np.ndarray], sample_rate: int,
     peaks = dict(kept_peaks or {})
     for take, names in by_take(list(levelled)).items():
         group = [levelled[name] for name in names]
-        if kept is None:
+        ours = _kept_mastering(kept, take)
+        if ours is None:
             takes[take] = master(group, sample_rate, mix_target)
             applied = takes[take]
         else:  # the take's other stems' mastering, kept as it was for the next time
-            takes[take] = kept.get(take, Mastering(0.0))
-            applied = _held_back(takes[take], group)
+            takes[take] = ours
+            applied = _held_back(ours, group)
         done = [applied.apply(audio) for audio in group]
         made = {stem_key(name)[0] for name in names}
         beside = [envelope for (stem, number), envelope in peaks.items()
@@ -212,6 +216,15 @@ def finish_stems(stems: dict[str, np.ndarray], sample_rate: int,
             finished[name] = audio if curve is None else (audio * curve).astype(audio.dtype)
             peaks[stem_key(name)] = peak_envelope(finished[name])
     return Finished(finished, takes, peaks)
+
+
+def _kept_mastering(kept: Mapping[int, Mastering] | None, take: int) -> Mastering | None:
+    """The mastering ``take``'s stems made again share with its kept stems: the plan's; no
+    gain for any take of a plan made before plans kept one ({}: its stems were not
+    mastered); None for a new take (no plan, or one with fewer takes): mastered anew."""
+    if kept is None or (kept and take not in kept):
+        return None
+    return kept.get(take, Mastering(0.0))
 
 
 def master(stems: list[np.ndarray], sample_rate: int, target_lufs: float | None) -> Mastering:
@@ -263,12 +276,11 @@ def _held_back(mastering: Mastering, stems: list[np.ndarray]) -> Mastering:
     return replace(mastering, gain_db=mastering.gain_db - (over - PEAK_CEILING_DB))
 
 
-def _stretched(curve: np.ndarray, samples: int) -> np.ndarray:
-    """A limiter curve (per sample, or every CURVE_HOP-th sample as kept in a plan) over
-    ``samples`` samples."""
-    if len(curve) == samples:
+def _stretched(curve: np.ndarray, hop: int, samples: int) -> np.ndarray:
+    """A limiter curve with a value every ``hop``-th sample over ``samples`` samples."""
+    if hop == 1:
         return curve
-    at = np.arange(samples) / CURVE_HOP
+    at = np.arange(samples) / hop
     return np.interp(at, np.arange(len(curve)), curve).astype(np.float32)
 
 
@@ -297,17 +309,18 @@ def kept_takes(plan: KeptPlan | None) -> dict[int, Mastering] | None:
     gains = plan.get(TAKE_GAINS, np.zeros(0))
     curves = plan.get(TAKE_CURVES)
     return {take: Mastering(float(gain), None if curves is None or not curves.shape[1]
-                            else curves[take - 1])
+                            else curves[take - 1], CURVE_HOP)
             for take, gain in enumerate(gains, 1)}
 
 
 def plan_entries(takes: Mapping[int, Mastering]) -> KeptPlan:
     """A kept plan's entries for the mastering of takes 1, 2, ... (``kept_takes`` reads them
     back): gains, and curves every CURVE_HOP-th sample (a take without one keeps ones: no
-    limiting)."""
+    limiting). A curve read from a plan is kept as it is: thinned again, it would shrink
+    by CURVE_HOP with every stem made again."""
     order = sorted(takes)
-    curves = [np.zeros(0) if (curve := takes[t].curve) is None else curve[::CURVE_HOP]
-              for t in order]
+    curves = [np.zeros(0) if (curve := takes[t].curve) is None
+              else curve[:: CURVE_HOP // takes[t].hop] for t in order]
     width = max((len(c) for c in curves), default=0)
     table = np.ones((len(order), width), dtype=np.float32)
     for row, curve in enumerate(curves):
@@ -323,9 +336,10 @@ class PreviewFinisher:
     and then kept; its level gain is set there too and then follows the loudness of all its
     audio so far (``RunningLevel``); a stem silent so far plays as decoded (silent). The
     levelled mix's common gain follows the mix's loudness so far the same way (or is the
-    kept take's gain, ``kept`` as in ``finish_stems``). Each chunk's mix is limited on its
-    own, taking at most MAX_LIMIT_DB off a peak; beyond that a cut only ever deepens, from
-    the chunk that needs it on (audio already sent is not taken back)."""
+    kept take's gain, ``kept`` and ``_kept_mastering`` as in ``finish_stems``). Each chunk's
+    mix is limited on its own, taking at most MAX_LIMIT_DB off a peak; beyond that a cut
+    only ever deepens, from the chunk that needs it on (audio already sent is not taken
+    back)."""
 
     def __init__(self, names: list[str], sample_rate: int,
                  reference: dict[str, dict[str, float]],
@@ -337,7 +351,8 @@ class PreviewFinisher:
         self.sides: list[float | None] = [None] * len(names)  # side gain, once measured
         # A kept take's stems get its gain, fixed; new takes' gain follows the mix.
         take = take_of(names[0]) if names else 1
-        self.kept_gain = None if kept is None else kept.get(take, Mastering(0.0)).gain_db
+        ours = _kept_mastering(kept, take)
+        self.kept_gain = None if ours is None else ours.gain_db
         mix_target = reference.get(MIX_FAMILY, {}).get("loudness_lufs")
         self.mix_level = (None if mix_target is None or self.kept_gain is not None
                           else RunningLevel(mix_target))

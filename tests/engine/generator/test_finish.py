@@ -13,6 +13,7 @@ from engine.generator.finish import (
     MAX_LIMIT_DB,
     MAX_SIDE_GAIN,
     PEAK_CEILING_DB,
+    PreviewFinisher,
     family_of,
     finish_stems,
     image_to,
@@ -194,6 +195,27 @@ def test_a_stem_made_again_on_a_kept_plan_keeps_its_take_level(tmp_path) -> None
     older = finish_stems(again, RATE, REFERENCE, {}).stems["bass"]
     family = STEMS_ONLY["bass"]["loudness_lufs"]
     assert loudness_lufs(older, RATE) == pytest.approx(family, abs=0.3)  # its family level
+
+
+def test_a_take_the_kept_plan_lacks_is_mastered_as_a_new_take() -> None:
+    first = finish_stems(_beat(seed=3), RATE, REFERENCE)
+    kept = kept_takes(plan_entries(first.takes))  # a plan of one take
+    # Made again with two takes: take 1 is the plan's, take 2 is new.
+    second = _beat(seed=5)
+    done = finish_stems({"bass.1": _beat(seed=4)["bass"], "drums.2": second["drums"],
+                         "bass.2": second["bass"]}, RATE, REFERENCE, kept)
+    assert done.takes[1].gain_db == kept[1].gain_db
+    # Take 2 lands as it would in a job of its own, at the mix loudness, and it keeps its
+    # own mastering for the next plan.
+    alone = finish_stems(second, RATE, REFERENCE)
+    for stem in ("drums", "bass"):
+        np.testing.assert_array_equal(done.stems[f"{stem}.2"], alone.stems[stem])
+    mix = done.stems["drums.2"] + done.stems["bass.2"]
+    assert loudness_lufs(mix, RATE) == pytest.approx(MIX_TARGET, abs=0.3)
+    assert done.takes[2].gain_db == alone.takes[1].gain_db
+    # Its preview follows the mix's loudness like a new take's; take 1's is the kept gain.
+    assert PreviewFinisher(["drums.2", "bass.2"], RATE, REFERENCE, kept).kept_gain is None
+    assert PreviewFinisher(["bass.1"], RATE, REFERENCE, kept).kept_gain == kept[1].gain_db
 
 
 def test_stem_names_map_to_corpus_families(tmp_path) -> None:

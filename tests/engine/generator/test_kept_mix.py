@@ -11,6 +11,8 @@ import pytest
 from bridge.loudness import true_peak_dbtp
 from engine.generator.finish import (
     PEAK_CEILING_DB,
+    TAKE_CURVES,
+    TAKE_GAINS,
     finish_stems,
     kept_takes,
     plan_entries,
@@ -116,3 +118,27 @@ def test_a_stem_with_room_is_left_as_it_is() -> None:
         finish_stems({"bass": _bass(+1)}, RATE, REFERENCE, kept_takes(old),
                      kept_peaks(old)).stems["bass"],
         finish_stems({"bass": _bass(+1)}, RATE, REFERENCE, kept_takes(old)).stems["bass"])
+
+
+def test_a_stem_made_again_and_again_keeps_its_take_limiter(tmp_path) -> None:
+    # The take's limiter works on every hit; each regeneration's plan keeps its curve.
+    first = finish_stems({"drums": _drums(), "bass": _bass(-1)}, RATE, REFERENCE)
+    assert first.takes[1].curve is not None
+    plan = _stored({**plan_entries(first.takes), **peak_entries(first.peaks)}, tmp_path)
+    kept = first.stems["drums"]
+    made = []
+    for _ in range(3):  # the same bass made again on the plan of the last regeneration
+        again = finish_stems({"bass": _bass(+1)}, RATE, REFERENCE, kept_takes(plan),
+                             kept_peaks(plan))
+        next_plan = _stored({**plan_entries(again.takes), **peak_entries(again.peaks)},
+                            tmp_path)
+        for entry in (TAKE_GAINS, TAKE_CURVES):  # the take's mastering, as it was
+            np.testing.assert_array_equal(next_plan[entry], plan[entry])
+        plan = next_plan
+        made.append(again.stems["bass"])
+    # The second and third land as the first did: limited at the hits, at the same level.
+    for bass in made[1:]:
+        np.testing.assert_allclose(bass, made[0], atol=1e-6)
+        assert loudness_lufs(bass, RATE) == pytest.approx(loudness_lufs(made[0], RATE),
+                                                          abs=0.01)
+        assert true_peak_dbtp(kept + bass) <= PEAK_CEILING_DB + 1e-3
