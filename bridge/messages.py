@@ -410,7 +410,8 @@ class Preview(Message):
 
     ADDRESS: ClassVar[str] = f"{PREFIX}/preview"
     path: str = spec(doc="Absolute path of the preview WAV; to a TCP connection that said "
-                     "protocol 2 or more, its name in the job's folder (fetch it by that).")
+                     "protocol 2 or more, or comes from another machine, its name in the "
+                     "job's folder (fetch it by that).")
     seconds: float = spec(doc="Seconds of audio in the preview.")
 
 
@@ -431,7 +432,8 @@ class Done(Message):
     model: str = spec(doc="Model that made it.")
     metadata: str = spec(doc="Path of the job's JSON metadata. Every file of a done reply is "
                          "named by its absolute path, or, to a TCP connection that said "
-                         "protocol 2 or more, by its name in the job's folder.")
+                         "protocol 2 or more or comes from another machine, by its name in "
+                         "the job's folder.")
     stems: dict[str, str] = spec(
         {},
         doc="One 'stems.<name>' key per stem with its file (named as for metadata); with "

@@ -31,7 +31,7 @@ import numpy as np
 from bridge import limits
 from bridge.atomic import atomic_write_bytes
 from bridge.errors import ErrorCode, ProtocolError
-from bridge.listener import Replier
+from bridge.listener import Replier, is_loopback
 from bridge.messages import (
     CAPACITY_VERSION,
     FILES_VERSION,
@@ -67,7 +67,7 @@ from engine.server.device import DeviceError, place
 from engine.server.inputs import InputFolders, InputRefused
 from engine.server.jobs import Job, JobBook, Recipient
 from engine.server.library import METADATA_NAME, ClipLibrary, OutsideLibrary
-from engine.server.naming import NamingReplier
+from engine.server.naming import EnginePaths, NamingReplier
 from engine.server.transfers import fetch_chunks, require_stream
 from engine.server.uploads import UploadArea, is_handle
 
@@ -164,12 +164,18 @@ class EngineService:
         self.book = JobBook(queue_size, retention_s, client_queue_size=client_queue_size)
         self.uploads = UploadArea(library.root / UPLOADS_NAME, MELODY_EXTENSIONS,
                                   in_use=self._inputs_in_use)
+        # What remote clients never hear of: the library (uploads named by their handles),
+        # the engine's own folder (its code and default weights) and a model named by path.
+        self.paths = EnginePaths(self.uploads.root, (
+            library.root, Path(__file__).resolve().parents[1],
+            *((Path(model),) if model != "default" else ())))
         # A random key per TCP connection (its Replier): a connection's identity that no
         # other connection can take, even one that later gets the same address and port.
         self._connection_keys: weakref.WeakKeyDictionary[Replier, str] = (
             weakref.WeakKeyDictionary())
-        # The protocol each TCP connection's latest hello said (none yet: v1). From 2 on, its
-        # replies name a job's files, never the engine's paths (engine.server.naming).
+        # The protocol each TCP connection's latest hello said (none yet: v1). From 2 on, or
+        # from any address but this machine's, its replies name a job's files, never the
+        # engine's paths (engine.server.naming).
         self._protocols: weakref.WeakKeyDictionary[Replier, int] = weakref.WeakKeyDictionary()
         self._keys_lock = threading.Lock()
         self._workers = workers
@@ -239,11 +245,16 @@ class EngineService:
 
     def recipient(self, replier: Replier) -> Recipient:
         """Where replies to ``replier``'s client go, as that client sees files: a TCP
-        connection that said protocol 2 or more gets names in its job folder (it may be on
-        another machine); UDP and v1 connections (on the engine's machine) get paths."""
+        connection from another address (any protocol: paths are no use off this machine) or
+        one that said protocol 2 or more gets names in its job folder; UDP and v1 loopback
+        connections (on the engine's machine: 127.0.0.0/8 or ::1) get paths."""
+        if not replier.peer.startswith("tcp:"):
+            return replier
         with self._keys_lock:
             protocol = self._protocols.get(replier, 1)
-        return NamingReplier(replier) if protocol >= FILES_VERSION else replier
+        if protocol >= FILES_VERSION or not is_loopback(replier.host):
+            return NamingReplier(replier, self.paths)
+        return replier
 
     @staticmethod
     def turn_of(replier: Recipient) -> str:
@@ -260,6 +271,15 @@ class EngineService:
             with self._keys_lock:
                 self._protocols[connection] = request.protocol
         replier = self.recipient(connection)
+        try:
+            self._answer(request, replier, owner)
+        except ProtocolError as error:  # the listener sends it: as the client may hear it
+            if isinstance(replier, NamingReplier):
+                raise replier.refusal(error) from None
+            raise
+
+    def _answer(self, request: Request, replier: Recipient, owner: str) -> None:
+        """Answer one request for its client (``owner``), through ``replier``."""
         match request:
             case Hello():
                 replier.send(self._hello(request))
@@ -370,7 +390,8 @@ class EngineService:
         if not self._owns(request.job, owner):
             raise ProtocolError(ErrorCode.UNKNOWN_JOB, f"no job with id {request.job!r}",
                                 request.request_id)
-        for chunk in fetch_chunks(self.library, self.library.job_dir(request.job), request):
+        for chunk in fetch_chunks(self.library, self.library.job_dir(request.job), request,
+                                  self.paths):
             replier.send(chunk)
 
     def _cancel(self, job_id: str, replier: Recipient, owner: str) -> None:

@@ -19,7 +19,7 @@ from bridge.errors import ErrorCode, ProtocolError
 from bridge.messages import Chunk, Fetch, Request
 from engine.server.jobs import Recipient
 from engine.server.library import METADATA_NAME, ClipLibrary, json_bytes
-from engine.server.naming import named_record
+from engine.server.naming import EnginePaths, named_record
 
 
 def require_stream(request: Request, replier: Recipient) -> None:
@@ -29,12 +29,14 @@ def require_stream(request: Request, replier: Recipient) -> None:
                             "--tcp-port; the client's --transport tcp)", request.request_id)
 
 
-def fetch_chunks(library: ClipLibrary, job_dir: Path, fetch: Fetch) -> list[Chunk]:
+def fetch_chunks(library: ClipLibrary, job_dir: Path, fetch: Fetch,
+                 paths: EnginePaths) -> list[Chunk]:
     """The chunks answering ``fetch`` for a file of the job folder ``job_dir``: its range cut
-    at the file's end, or one empty chunk when the range starts at or past it."""
+    at the file's end, or one empty chunk when the range starts at or past it (``job.json``
+    as ``named_record`` shows it, without the ``paths``)."""
     try:
         if fetch.file == METADATA_NAME:
-            data, size, digest = _record_range(library, job_dir, fetch)
+            data, size, digest = _record_range(library, job_dir, fetch, paths)
         else:
             data, size, digest = library.read_range(job_dir / fetch.file, fetch.offset,
                                                     fetch.length)
@@ -53,12 +55,13 @@ def fetch_chunks(library: ClipLibrary, job_dir: Path, fetch: Fetch) -> list[Chun
     return chunks
 
 
-def _record_range(library: ClipLibrary, job_dir: Path, fetch: Fetch) -> tuple[bytes, int, str]:
+def _record_range(library: ClipLibrary, job_dir: Path, fetch: Fetch,
+                  paths: EnginePaths) -> tuple[bytes, int, str]:
     """The asked range of the job's record as the client sees it, with that view's size and
     sha256 (the view is the same bytes for the same record, so windows fit together)."""
     record = json.loads(library.read_regular(job_dir / METADATA_NAME, limits.MAX_INPUT_BYTES))
     if not isinstance(record, dict):
         raise ValueError("a job record is a JSON object")
-    view = json_bytes(named_record(record))
+    view = json_bytes(named_record(record, paths))
     return (view[fetch.offset:fetch.offset + fetch.length], len(view),
             hashlib.sha256(view).hexdigest())

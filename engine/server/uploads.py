@@ -38,6 +38,8 @@ HANDLE_PREFIX = "upload:"
 # The client key is a prefix of the owner key (a sha256 hex): long enough never to collide.
 _KEY_CHARS = 32
 _HASH_BLOCK = 1 << 20
+# How often a chunk tries for its upload's lock when expiry and a new start keep swapping it.
+_LOCK_TRIES = 3
 
 
 class UploadArea:
@@ -67,6 +69,28 @@ class UploadArea:
         Raises ProtocolError for a file over the limits, a bad chunk or a reused id."""
         chunk_ok = hashlib.sha256(upload.data).hexdigest() == upload.checksum  # no lock held
         folder = self.folder(owner) / upload.request_id
+        # Expiry may remove the folder between the two locks, and another chunk recreate it
+        # with a new lock: the lock taken must still be the folder's, or this chunk tries
+        # again (once is enough unless expiry strikes again in that instant).
+        for _ in range(_LOCK_TRIES):
+            lock = self._upload_lock(owner, upload, folder)
+            with lock:
+                with self._lock:
+                    current = self._upload_locks.get(folder) is lock
+                if _read_meta(folder) is None:  # expired between the two locks
+                    raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"the upload "
+                                        f"{upload.request_id!r} expired; upload it again "
+                                        "from offset 0", upload.request_id)
+                if current:
+                    return self._take(folder, upload, chunk_ok)
+            # expired and begun again under a new lock: try again with that one
+        raise ProtocolError(ErrorCode.BUSY, f"the upload {upload.request_id!r} was removed "
+                            "and begun again while this chunk waited; ask how far it got "
+                            "(resend from offset 0) and go on from there", upload.request_id)
+
+    def _upload_lock(self, owner: str, upload: Upload, folder: Path) -> threading.Lock:
+        """Admit or check the upload (creating its folder on its first chunk) and return the
+        lock that guards its folder's files."""
         with self._lock:
             meta = _read_meta(folder)
             if meta is None:
@@ -79,12 +103,7 @@ class UploadArea:
                                     "id", upload.request_id)
             else:
                 os.utime(folder / META_NAME)  # in use, not abandoned: expiry passes it over
-            lock = self._upload_locks.setdefault(folder, threading.Lock())
-        with lock:
-            if _read_meta(folder) is None:  # expired between the two locks
-                raise ProtocolError(ErrorCode.BAD_ARGUMENT, f"the upload {upload.request_id!r} "
-                                    "expired; upload it again from offset 0", upload.request_id)
-            return self._take(folder, upload, chunk_ok)
+            return self._upload_locks.setdefault(folder, threading.Lock())
 
     def file_of(self, owner: str, handle: str) -> Path | None:
         """The finished file the handle ``upload:<id>`` names in ``owner``'s area; None when

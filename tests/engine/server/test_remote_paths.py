@@ -6,7 +6,8 @@ fetched (``job.json`` too), and the errors that hostile or mistaken requests get
 hold the engine's folder (its library's path, or any path under the engine's home), nor its
 owner key (the engine names its upload folders from it). The same scan of a v1 connection on
 the engine's machine finds the library path in its done: the v1 replies are unchanged, and
-the scan can fail. Random-tiny model, real engine process, real sockets.
+the scan can fail. A job that fails on its uploaded input (a silent hum: the melody's error
+names its file) is scanned the same way. Random-tiny model, real engine process, real sockets.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bridge.errors import ErrorCode, ProtocolError
 from bridge.messages import Done, Fail, Generate, Preview
 from bridge.schema import Message, decode
 from bridge.slip import SlipDecoder, encode_frame
+from bridge.transfer import fetch_file
 from plugin_host.remote import RemoteEngine
 from stemloom.local_engine import LocalEngine
 from tests.engine.server.relay import Relay
@@ -191,3 +193,36 @@ def test_a_v1_connection_on_the_engines_machine_still_gets_paths(
     assert done.stems["keys"] == f"{library}/v1-job/keys.wav"
     assert Path(done.stems["keys"]).is_file()
     assert library.encode() in bytes(relay.from_engine)
+
+
+def test_a_remote_client_hears_no_engine_path_when_its_job_fails(
+        engine: LocalEngine, relay: Relay, tmp_path: Path) -> None:
+    """A silent hum, uploaded: the job fails in the melody reader, whose error names the
+    file's path in the upload area; the client hears the upload's handle instead, in the
+    fail, in a later status, and in anything it may fetch of the job."""
+    silent = tmp_path / "host" / "silent.wav"
+    silent.parent.mkdir(parents=True)
+    sf.write(silent, np.zeros(32000), 16000)
+
+    def connect() -> EngineClient:
+        return EngineClient(port=relay.port, transport="tcp", client_id=OWNER, timeout=10.0)
+
+    with RemoteEngine(connect, retry_wait_s=0.1) as remote, pytest.raises(ProtocolError) as fail:
+        remote.run(Generate(request_id="silent-job", prompt="lofi", bars=1, stems=("keys",),
+                            melody=str(silent), seed=3), tmp_path / "clips", timeout=120)
+    assert fail.value.code == ErrorCode.BAD_ARGUMENT
+    assert "silent" in fail.value.message and "upload:" in fail.value.message
+    with connect() as client:
+        client.hello_files()
+        state, outcome = client.status("silent-job")
+        assert state.state == "failed" and isinstance(outcome, Fail)
+        assert outcome.message == fail.value.message
+        with pytest.raises(ProtocolError) as no_record:  # a failed job leaves no folder
+            fetch_file(client, "silent-job", "job.json", tmp_path / "job.json")
+        assert no_record.value.code == ErrorCode.BAD_ARGUMENT
+
+    heard = bytes(relay.from_engine)
+    assert b"/stemloom/fail" in heard
+    home = engine.library.parent
+    for secret in (str(home), str(home.resolve()), "/.uploads/"):
+        assert secret.encode() not in heard, f"a remote client heard {secret!r}"
