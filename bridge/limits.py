@@ -34,6 +34,11 @@ MAX_BEST_OF = 4
 # A reference or a clip to continue longer than this is refused from its header, undecoded.
 MAX_INPUT_SECONDS = 600.0
 MAX_GUIDANCE = 10.0
+# The sampling temperature a request gets unless it asks for another. Measured on the shipped
+# model (16 prompts x 2 seeds, 24 real tunes): 0.7 against 1.0 lifts the harmonic share of
+# keys 0.63 -> 0.84 and bass 0.60 -> 0.70 and steadies the stereo image, while beat grid,
+# key and melody following moved within their noise (see the generator's model card).
+DEFAULT_TEMPERATURE = 0.7
 SAMPLE_RATES = (32000, 44100, 48000, 88200, 96000)
 # Each audio format a request may ask for, and the libsndfile subtype it is written as.
 FORMAT_SUBTYPES = {"wav16": "PCM_16", "wav24": "PCM_24", "float32": "FLOAT"}

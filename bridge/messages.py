@@ -299,7 +299,8 @@ class Generate(Request):
         check=_between(1.0, limits.MAX_GUIDANCE),
     )
     temperature: float = spec(
-        1.0, doc="Sampling temperature (lower: safer, higher: wilder).", check=_between(0.1, 2.0)
+        limits.DEFAULT_TEMPERATURE, doc="Sampling temperature (lower: cleaner tones, safer; "
+        "higher: wilder).", check=_between(0.1, 2.0)
     )
     top_k: int = spec(
         250, doc="Sample among the k likeliest tokens (0: no limit).", check=_between(0, 1024)

@@ -271,7 +271,8 @@ class Model:
                 melody: str | Path | None = None, melody_timing: str = "free",
                 loop: bool = False, reference: AudioInput | None = None,
                 reference_weight: float = 0.5, continue_from: AudioInput | None = None,
-                guidance: float = 3.0, temperature: float = 1.0, top_k: int = 250,
+                guidance: float = 3.0,
+                temperature: float = limits.DEFAULT_TEMPERATURE, top_k: int = 250,
                 top_p: float = 0.0, best_of: int = 1
                 ) -> tuple[GenerationRequest, Resolved]:
         """The GenerationRequest these settings make (fields left None read from the

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bridge import limits
+
 if TYPE_CHECKING:
     from bridge.messages import Generate
 
@@ -54,7 +56,7 @@ class GenerationRequest:
     continue_from: AudioInput | None = None  # audio to continue: the new bars follow it
     keep_plan: KeptPlan | None = field(default=None, repr=False)  # plan to keep (regenerate)
     guidance: float = 3.0  # classifier-free guidance (1: off)
-    temperature: float = 1.0
+    temperature: float = limits.DEFAULT_TEMPERATURE
     top_k: int = 250  # 0: no limit
     top_p: float = 0.0  # 0: no limit
     best_of: int = 1  # candidates per variation; MuLan keeps the one closest to the prompt

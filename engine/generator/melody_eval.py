@@ -25,6 +25,7 @@ from typing import Any
 import mido
 import numpy as np
 
+from bridge import limits
 from bridge.messages import Generate
 from bridge.timing import clip_seconds
 from engine.corpus.hum import HumNote, synth_hum
@@ -147,7 +148,7 @@ def _lead_only(midi_bytes: bytes) -> bytes:
 
 def evaluate_real_tunes(generator: object, folder: Path, seeds: Sequence[int] = (1, 2, 3),
                         limit: int | None = None, bars: int | None = None,
-                        temperature: float = 1.0) -> dict:
+                        temperature: float = limits.DEFAULT_TEMPERATURE) -> dict:
     """Chroma cosine of lead and mix to each tune of the frozen set at `folder`: from its
     MIDI clip, from a synthetic hum of it, without it (chance), and of a plain tone render
     (ceiling); per tune the mean and sd over `seeds`, then mean and sd over tunes. `limit`

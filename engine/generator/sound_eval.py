@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from bridge import limits
 from bridge.loudness import true_peak_dbtp
 from bridge.messages import Generate
 from bridge.takes import take_of
@@ -79,7 +80,8 @@ def write_reference(reference: dict[str, Any], folder: Path, corpus: Path) -> Pa
 
 
 def generated_sound(generator: Any, reference: dict[str, dict[str, float]], seeds: int,
-                    limit: int | None = None, temperature: float = 1.0) -> dict[str, Any]:
+                    limit: int | None = None,
+                    temperature: float = limits.DEFAULT_TEMPERATURE) -> dict[str, Any]:
     """The evaluation prompts rendered with ``seeds`` seeds each (at ``temperature``); each
     family's medians as decoded and as finished to ``reference``, the mixes' grid and key
     fits for both, and the finishing's take gains, family levels and highest true peak."""

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from bridge import limits
+
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register ``eval`` and its suites (codec now; MuLan and the generator later)."""
@@ -82,8 +84,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     sound.add_argument("--model", type=Path, help="generator folder (default: shipped)")
     sound.add_argument("--seeds", type=int, default=2, help="seeds per prompt (default: 2)")
     sound.add_argument("--limit", type=int, help="first N prompts only")
-    sound.add_argument("--temperature", type=float, default=1.0,
-                       help="sampling temperature of the renders (default: 1.0)")
+    sound.add_argument("--temperature", type=float, default=limits.DEFAULT_TEMPERATURE,
+                       help="sampling temperature of the renders (default: %(default)s)")
     sound.set_defaults(func=_sound)
     generate = sub.add_parser(
         "generate", help="the generator: tempo, key, stems, MuLan score, loop seams",
@@ -132,8 +134,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="seeds per real tune (default: 1,2,3)")
     melody.add_argument("--limit", type=int, help="first N real tunes only")
     melody.add_argument("--bars", type=int, help="at most N bars of each real tune")
-    melody.add_argument("--temperature", type=float, default=1.0,
-                        help="sampling temperature of the real-tune renders (default: 1.0)")
+    melody.add_argument("--temperature", type=float, default=limits.DEFAULT_TEMPERATURE,
+                        help="sampling temperature of the real-tune renders (default: "
+                        "%(default)s)")
     melody.add_argument("--json", action="store_true", help="print JSON only")
     melody.set_defaults(func=_melody)
 

@@ -95,7 +95,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="remake only the given --stems on this finished job's plan")
     parser.add_argument("--guidance", type=float, default=3.0,
                         help="how strongly to follow the prompt (1: off; default: 3)")
-    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--temperature", type=float, default=limits.DEFAULT_TEMPERATURE,
+                        help="sampling temperature (lower: cleaner tones; default: %(default)s)")
     parser.add_argument("--top-k", type=int, default=250)
     parser.add_argument("--top-p", type=float, default=0.0)
     parser.add_argument("--best-of", type=int, default=1,
