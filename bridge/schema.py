@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import struct
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -235,6 +236,23 @@ def _decode_pairs(cls: type[Message], pairs: list[Any], request_id: str) -> dict
     return values
 
 
+def _float32(value: float) -> float:
+    return float(struct.unpack("<f", struct.pack("<f", value))[0])
+
+
+def _shortest_float32(value: float) -> float:
+    """A value that arrived as OSC 'f' (its 32 bits hold it exactly) read as the shortest
+    decimal those 32 bits stand for, so that 0.7 sent is 0.7 received, not 0.699999988;
+    a double that needs more bits is kept as it is."""
+    if _float32(value) != value:
+        return value
+    for digits in range(1, 10):  # 9 significant digits always pin a float32
+        shortest = float(f"{value:.{digits}g}")
+        if _float32(shortest) == value:
+            return shortest
+    return value
+
+
 def _coerce(name: str, kind: Any, raw: Any, request_id: str) -> Any:
     """Convert one wire value to the field's type, accepting only lossless conversions."""
 
@@ -265,7 +283,7 @@ def _coerce(name: str, kind: Any, raw: Any, request_id: str) -> Any:
                 raise ProtocolError(
                     ErrorCode.BAD_ARGUMENT, f"{name}: not finite or out of range", request_id
                 )
-            return float(raw)
+            return _shortest_float32(float(raw))
         raise wrong("a number")
     if kind is bytes:
         if isinstance(raw, bytes):

@@ -185,3 +185,20 @@ def test_an_unknown_type_tag_is_refused_without_a_log_line(
         decode(packet)
     assert caught.value.code == ErrorCode.BAD_MESSAGE and "type tag" in caught.value.message
     assert caplog.records == []
+
+
+def test_floats_arrive_as_the_decimal_that_was_sent() -> None:
+    """Floats travel as OSC 'f' (32 bits): 0.7 sent must read 0.7, not 0.699999988, while a
+    double that needs more than 32 bits is kept."""
+    from dataclasses import replace
+
+    from bridge.messages import Generate
+    from bridge.schema import _shortest_float32
+
+    sample = next(m for m in SAMPLES if isinstance(m, Generate))
+    sent = replace(sample, temperature=0.7, guidance=2.2, reference_weight=0.35, bpm=84.3)
+    received = decode(encode(sent))
+    assert (received.temperature, received.guidance, received.reference_weight,
+            received.bpm) == (0.7, 2.2, 0.35, 84.3)
+    assert _shortest_float32(0.1234567890123) == 0.1234567890123
+    assert _shortest_float32(-0.0) == 0.0 and _shortest_float32(1e-30) == 1e-30
