@@ -31,7 +31,8 @@ def encode_file(source: Path, target: Path, weights: Path | None = None,
         codes = codec.encode(torch.from_numpy(audio)[None], levels)
         decoded = codec.decode(codes)[0, :, : audio.shape[1]].numpy()
         gains = level.measure_gains(audio, decoded, codec.cfg.hop)
-        io.save_tokens(target, codes[0].numpy(), audio.shape[1], codec.cfg, gains)
+        io.save_tokens(target, codes[0].numpy(), audio.shape[1], codec.cfg, gains,
+                       io.decoder_fingerprint(codec))
     except (io.CodecFileError, FileNotFoundError) as error:
         return _fail(str(error))
     return 0
@@ -53,6 +54,10 @@ def decode_file(source: Path, target: Path, weights: Path | None = None,
         decoded = audio[0, :, : tokens.samples].numpy()
         if tokens.gains is not None:
             decoded = level.apply_gains(decoded, tokens.gains, codec.cfg.hop)
+            if tokens.decoder != io.decoder_fingerprint(codec):
+                print(f"stemloom codec: note: {source}'s level gains were measured with "
+                      "another decoder, so its level may be off by a dB or two; encode the "
+                      "audio again for an exact level", file=sys.stderr)
         io.write_audio(target, decoded, codec.cfg.sample_rate)
     except (io.CodecFileError, FileNotFoundError) as error:
         return _fail(str(error))

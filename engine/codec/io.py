@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io as _io
 import json
 import zipfile
@@ -66,6 +67,16 @@ def load_codec(path: Path | None = None) -> Codec:
     return restore(Codec(CodecConfig(**blob["config"])), blob["state"]).eval()
 
 
+def decoder_fingerprint(codec: Codec) -> str:
+    """A short hash of the decoder's weights: a token file's level gains hold only for the
+    decoder that measured them."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(codec.decoder.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().to(torch.float16).cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class TokenFile:
     """What a token file holds: codes, the samples they stand for, and (from version 2)
@@ -74,15 +85,18 @@ class TokenFile:
     codes: np.ndarray  # (channels, n_q, frames) int64
     samples: int
     gains: np.ndarray | None  # (channels, blocks) int8, see engine.codec.level
+    decoder: str | None = None  # decoder_fingerprint of the decoder the gains were measured on
 
 
 def save_tokens(path: Path, codes: np.ndarray, samples: int, cfg: CodecConfig,
-                gains: np.ndarray | None = None) -> None:
-    """Write (channels, n_q, frames) codes, their level gains (if measured) and what
-    decoding needs to a .npz."""
+                gains: np.ndarray | None = None, decoder: str | None = None) -> None:
+    """Write (channels, n_q, frames) codes, their level gains (if measured, with the
+    fingerprint of the decoder they were measured on) and what decoding needs to a .npz."""
     meta = {"format": TOKEN_FORMAT, "version": 1 if gains is None else 2,
             "sample_rate": cfg.sample_rate, "hop": cfg.hop, "bins": cfg.bins,
             "samples": int(samples)}
+    if gains is not None and decoder is not None:
+        meta["decoder"] = decoder
     arrays = {"codes": codes.astype(np.int16), "meta": json.dumps(meta)}
     if gains is not None:
         arrays["gains"] = gains.astype(np.int8)
@@ -114,7 +128,8 @@ def load_tokens(path: Path, cfg: CodecConfig) -> TokenFile:
     if gains is not None and (gains.dtype != np.int8 or gains.shape != (
             codes.shape[0], max(1, -(-samples // block_samples(cfg.hop))))):
         raise CodecFileError(f"{path}: its level gains do not fit its codes")
-    return TokenFile(codes, samples, gains)
+    decoder = meta.get("decoder")
+    return TokenFile(codes, samples, gains, decoder if isinstance(decoder, str) else None)
 
 
 def read_audio(path: Path, sample_rate: int, max_seconds: float | None = None) -> np.ndarray:

@@ -151,3 +151,18 @@ def test_eval_codec_scores_a_folder_of_real_music_beside_opus(tiny_weights: Path
     for levels, message in (("1,x", "comma-separated list"), ("5", "decodes 1 to 4 levels")):
         bad = stemloom(*base, "--levels", levels)
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_gains_from_another_decoder_are_flagged(tmp_path: Path, tiny_weights: Path,
+                                                real_wav: Path) -> None:
+    """A token file's level gains hold for the decoder that measured them: decoding with
+    another one still works, and says so."""
+    tokens, out = tmp_path / "t.npz", tmp_path / "o.wav"
+    assert stemloom("codec", "encode", str(real_wav), str(tokens), "--weights",
+                    str(tiny_weights)).returncode == 0
+    same = stemloom("codec", "decode", str(tokens), str(out), "--weights", str(tiny_weights))
+    assert same.returncode == 0 and "another decoder" not in same.stderr
+    torch.manual_seed(1)
+    other = io.export(Codec(CodecConfig(**TINY_MODEL)), tmp_path / "other", 0).parent
+    moved = stemloom("codec", "decode", str(tokens), str(out), "--weights", str(other))
+    assert moved.returncode == 0 and "another decoder" in moved.stderr
