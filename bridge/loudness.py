@@ -5,8 +5,10 @@ production chain and the host's loudness placement read the same numbers. Why no
 pyloudnorm: it needs scipy, which the host bundle otherwise does without, and its per-block
 loop cost more than the rest of a produced corpus render. The meter is the standard's
 (K-weighting from the two biquads of pyloudnorm's "K-weighting", 400 ms blocks with 75 %
-overlap, -70 LUFS absolute gate, -10 LU relative gate), with the filter applied in the
-frequency domain; the tests hold it to pyloudnorm's reading within 0.05 LU.
+overlap, -70 LUFS absolute gate, -10 LU relative gate). The filters run as biquads through
+scipy where it is installed (the engine: 15x faster, which a corpus build measuring every
+stem several times needs) and as their frequency response on an FFT where it is not (the
+host bundle); the two agree to 1e-12 and the tests hold both to pyloudnorm within 0.05 LU.
 """
 
 from __future__ import annotations
@@ -69,6 +71,17 @@ def true_peak_dbtp(audio: np.ndarray) -> float:
 
 
 def _k_weighted(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """(channels, samples) through the K-weighting filters: biquads when scipy is there,
+    else ``_k_weighted_by_fft``."""
+    try:
+        from scipy.signal import sosfilt
+    except ImportError:
+        return _k_weighted_by_fft(audio, sample_rate)
+    sections = np.array([(*b, *a) for b, a in _k_filters(sample_rate)])
+    return sosfilt(sections / sections[:, 3:4], audio, axis=1)
+
+
+def _k_weighted_by_fft(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """(channels, samples) through the K-weighting filters, applied as their frequency
     response on an FFT padded with 1 s of silence so the filters' tails do not wrap."""
     samples = audio.shape[1]
@@ -76,10 +89,15 @@ def _k_weighted(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     frequencies = np.fft.rfftfreq(size, 1 / sample_rate)
     z = np.exp(-2j * np.pi * frequencies / sample_rate)  # z^-1 on the unit circle
     response = np.ones_like(z)
-    for b, a in (_high_shelf(sample_rate, **_SHELF), _high_pass(sample_rate, **_HIGH_PASS)):
+    for b, a in _k_filters(sample_rate):
         response *= (b[0] + b[1] * z + b[2] * z * z) / (a[0] + a[1] * z + a[2] * z * z)
     spectrum = np.fft.rfft(audio, n=size, axis=1)
     return np.fft.irfft(spectrum * response, n=size, axis=1)[:, :samples]
+
+
+def _k_filters(rate: int) -> list[tuple[tuple[float, ...], tuple[float, ...]]]:
+    """The two K-weighting biquads (b, a) at ``rate``, in the order they are applied."""
+    return [_high_shelf(rate, **_SHELF), _high_pass(rate, **_HIGH_PASS)]
 
 
 def _fft_size(samples: int) -> int:

@@ -37,6 +37,16 @@ def test_the_meter_reads_what_pyloudnorm_reads(rate: int) -> None:
         assert ours == pytest.approx(reference, abs=0.05), name
 
 
+@pytest.mark.parametrize("rate", [32000, 48000])
+def test_the_host_bundles_fft_filter_equals_the_engines_biquads(rate: int) -> None:
+    """The host bundle has no scipy: its FFT path must weight exactly as the biquads do."""
+    from bridge.loudness import _k_weighted, _k_weighted_by_fft
+
+    for name, audio in _signals(rate).items():
+        np.testing.assert_allclose(_k_weighted_by_fft(audio, rate), _k_weighted(audio, rate),
+                                   atol=1e-9, err_msg=name)
+
+
 def test_silence_and_too_short_have_no_loudness() -> None:
     assert integrated_lufs(np.zeros((2, 48000)), 48000) == -math.inf
     assert integrated_lufs(np.full((2, 1000), 0.5), 48000) == -math.inf  # < one 400 ms block
