@@ -78,7 +78,7 @@ def _k_weighted(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     except ImportError:
         return _k_weighted_by_fft(audio, sample_rate)
     sections = np.array([(*b, *a) for b, a in _k_filters(sample_rate)])
-    return sosfilt(sections / sections[:, 3:4], audio, axis=1)
+    return np.asarray(sosfilt(sections / sections[:, 3:4], audio, axis=1))
 
 
 def _k_weighted_by_fft(audio: np.ndarray, sample_rate: int) -> np.ndarray:
