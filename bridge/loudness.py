@@ -14,6 +14,7 @@ host bundle); the two agree to 1e-12 and the tests hold both to pyloudnorm withi
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -21,6 +22,7 @@ BLOCK_S = 0.4
 OVERLAP = 0.75
 ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
+PEAK_CEILING_DBTP = -1.0  # no finished or placed clip, nor a take's mix, peaks over it
 OVERSAMPLE = 4  # true peak read at 4x the rate, as BS.1770-4's annex does
 _HALF_TAPS = 6  # interpolation taps each side of a point between samples
 # K-weighting: a +4 dB high shelf at 1.5 kHz and a 38 Hz high-pass (pyloudnorm's parameters).
@@ -68,6 +70,14 @@ def true_peak_dbtp(audio: np.ndarray) -> float:
             between += tap * padded[:, _HALF_TAPS + j : _HALF_TAPS + j + samples]
         peak = max(peak, float(np.abs(between).max(initial=0.0)))
     return 20 * math.log10(peak) if peak > 0 else -math.inf
+
+
+def take_headroom_db(stems: Sequence[np.ndarray], ceiling_dbtp: float = PEAK_CEILING_DBTP
+                     ) -> float:
+    """How far (dB) a take's stems, all raised alike, may rise before their sum or one of
+    them peaks over ``ceiling_dbtp`` (inf for silence): the one rule the engine's finishing
+    and the host's loudness placement share."""
+    return ceiling_dbtp - max(true_peak_dbtp(audio) for audio in (np.sum(stems, axis=0), *stems))
 
 
 def _k_weighted(audio: np.ndarray, sample_rate: int) -> np.ndarray:

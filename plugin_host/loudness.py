@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bridge.loudness import integrated_lufs, true_peak_dbtp
+from bridge.loudness import PEAK_CEILING_DBTP, integrated_lufs, take_headroom_db
 
-PEAK_CEILING_DBTP = -1.0
 MIN_TARGET_LUFS, MAX_TARGET_LUFS = -40.0, -5.0  # the placement targets a producer may ask for
 
 
@@ -38,7 +37,7 @@ def take_level(stems: Mapping[str, np.ndarray], sample_rate: int, target_lufs: f
     if not math.isfinite(loudness):
         return TakeLevel(0.0, loudness, False)
     gain = target_lufs - loudness
-    headroom = ceiling_dbtp - max(true_peak_dbtp(a) for a in (mix, *stems.values()))
+    headroom = take_headroom_db(list(stems.values()), ceiling_dbtp)
     limited = gain > headroom
     gain = min(gain, headroom)
     return TakeLevel(round(gain, 2), round(loudness + gain, 2), limited)

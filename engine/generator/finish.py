@@ -18,7 +18,7 @@ encodes. Both are put right here, per stem, with a rule read off the corpus
   "drums.2") brings their sum to the corpus mixes' median loudness (the reference's "mix"
   row), and one look-ahead limiter curve computed from their sum (the corpus production's
   ``limiter_gain``), applied to every stem alike, keeps the mix and every stem under
-  PEAK_CEILING_DB (true peak); both are shared, so the mix stays the sum of the stems. The
+  PEAK_CEILING_DBTP (true peak); both are shared, so the mix stays the sum of the stems. The
   corpus's mixes are about as loud with 2 stems as with 6 (the corpus brought each whole
   song to a level), so one target for every take is the corpus's own rule. Generated mixes
   have sharper peaks than the corpus's (peak-to-loudness 16.8 dB against 14.3, median), so
@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.loudness import integrated_lufs, true_peak_dbtp
+from bridge.loudness import PEAK_CEILING_DBTP, integrated_lufs, take_headroom_db, true_peak_dbtp
 from bridge.takes import by_take, take_of
 from engine.corpus.production import STEM_CEILING, limiter_gain
 from engine.generator.kept_mix import fit_curve, peak_envelope, stem_key
@@ -50,7 +50,6 @@ from engine.request import KeptPlan
 
 REFERENCE_NAME = "stem_sound.json"
 MAX_GAIN_DB = 18.0
-PEAK_CEILING_DB = -1.0  # dBTP: no finished stem or mix peaks over it (sample peak in previews)
 MIX_FAMILY = "mix"  # the reference's row for whole mixes: what a take's stems sum to
 TAKE_GAINS = "take_gain_db"  # the kept plan's entry: each take's common gain, in take order
 TAKE_CURVES = "take_limiter"  # ... and each take's limiter curve, every CURVE_HOP-th sample
@@ -63,7 +62,7 @@ MAX_LIMIT_DB = 6.0
 # hold the whole take back.
 REACH_BLOCK_S, REACH_SKIP = 0.01, 2
 # The limiter holds sample peaks here, so true peaks between samples stay near the ceiling.
-LIMITER_CEILING_DB = PEAK_CEILING_DB - 0.5
+LIMITER_CEILING_DB = PEAK_CEILING_DBTP - 0.5
 _MASTERING_PASSES = 3  # limiting costs loudness: measure and push the gain again
 MIN_CORRELATION = 0.0  # finishing never aims a stem out of phase
 # Coupled sampling draws a stem's channels alike; finishing may widen what is left of its
@@ -210,7 +209,7 @@ def finish_stems(stems: dict[str, np.ndarray], sample_rate: int,
         beside = [envelope for (stem, number), envelope in peaks.items()
                   if number == take and stem not in made]
         # The limiter's sample ceiling: at 32 kHz a higher one (-1.25 dB) let 2 of the first
-        # 3 end-to-end regenerated takes' true peaks over PEAK_CEILING_DB, this one none.
+        # 3 end-to-end regenerated takes' true peaks over PEAK_CEILING_DBTP, this one none.
         curve = fit_curve(done, beside, 10 ** (LIMITER_CEILING_DB / 20), sample_rate)
         for name, audio in zip(names, done, strict=True):
             finished[name] = audio if curve is None else (audio * curve).astype(audio.dtype)
@@ -230,10 +229,10 @@ def _kept_mastering(kept: Mapping[int, Mastering] | None, take: int) -> Masterin
 def master(stems: list[np.ndarray], sample_rate: int, target_lufs: float | None) -> Mastering:
     """The gain and limiter curve, shared by all of a take's stems, that bring their sum to
     ``target_lufs`` (None: no gain) with no true peak of the mix or a stem over
-    PEAK_CEILING_DB; the limiter takes at most MAX_LIMIT_DB off a peak."""
+    PEAK_CEILING_DBTP; the limiter takes at most MAX_LIMIT_DB off a peak."""
     mix = np.sum(stems, axis=0)
     wanted = 0.0 if target_lufs is None else level_gain_db(mix, sample_rate, target_lufs)
-    headroom = headroom_db(stems)
+    headroom = take_headroom_db(stems)
     highest = max(headroom, _reach_headroom_db(stems, sample_rate)) + MAX_LIMIT_DB
     gain = min(wanted, highest)
     if gain <= headroom:  # no peak to limit
@@ -256,24 +255,24 @@ def master(stems: list[np.ndarray], sample_rate: int, target_lufs: float | None)
 
 def _reach_headroom_db(stems: list[np.ndarray], sample_rate: int) -> float:
     """How far (dB) the take may rise before the sample peaks of its REACH_SKIP + 1-th
-    loudest REACH_BLOCK_S (of the mix or a stem) reach PEAK_CEILING_DB (inf for silence)."""
+    loudest REACH_BLOCK_S (of the mix or a stem) reach PEAK_CEILING_DBTP (inf for silence)."""
     envelope = np.max([np.abs(audio).max(axis=0) for audio in (np.sum(stems, axis=0), *stems)],
                       axis=0)
     block = max(1, round(REACH_BLOCK_S * sample_rate))
     padded = np.pad(envelope, (0, -len(envelope) % block))
     peaks = np.sort(padded.reshape(-1, block).max(axis=1))[::-1]
     peak = float(peaks[min(REACH_SKIP, len(peaks) - 1)])
-    return PEAK_CEILING_DB - 20 * np.log10(peak) if peak > 0 else float("inf")
+    return PEAK_CEILING_DBTP - 20 * np.log10(peak) if peak > 0 else float("inf")
 
 
 def _held_back(mastering: Mastering, stems: list[np.ndarray]) -> Mastering:
     """``mastering`` with its gain lowered as far as the true peaks of the stems, and of
-    their sum, mastered need to stay under PEAK_CEILING_DB."""
+    their sum, mastered need to stay under PEAK_CEILING_DBTP."""
     done = [mastering.apply(audio) for audio in stems]
     over = max(true_peak_dbtp(audio) for audio in (np.sum(done, axis=0), *done))
-    if over <= PEAK_CEILING_DB:
+    if over <= PEAK_CEILING_DBTP:
         return mastering
-    return replace(mastering, gain_db=mastering.gain_db - (over - PEAK_CEILING_DB))
+    return replace(mastering, gain_db=mastering.gain_db - (over - PEAK_CEILING_DBTP))
 
 
 def _stretched(curve: np.ndarray, hop: int, samples: int) -> np.ndarray:
@@ -292,13 +291,6 @@ def _levelled(audio: np.ndarray, sample_rate: int, target: dict[str, float] | No
     audio = image_to(audio, max(target["lr_correlation"], MIN_CORRELATION))
     gain = level_gain_db(audio, sample_rate, target["loudness_lufs"])
     return (audio * 10 ** (gain / 20)).astype(audio.dtype)
-
-
-def headroom_db(stems: list[np.ndarray]) -> float:
-    """How far (dB) the stems of a take, all raised alike, may rise before their sum or one
-    of them peaks over PEAK_CEILING_DB dBTP (inf for silence)."""
-    return PEAK_CEILING_DB - max(true_peak_dbtp(audio)
-                                 for audio in (np.sum(stems, axis=0), *stems))
 
 
 def kept_takes(plan: KeptPlan | None) -> dict[int, Mastering] | None:

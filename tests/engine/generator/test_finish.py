@@ -8,11 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from bridge.loudness import true_peak_dbtp
+from bridge.loudness import PEAK_CEILING_DBTP, true_peak_dbtp
 from engine.generator.finish import (
     MAX_LIMIT_DB,
     MAX_SIDE_GAIN,
-    PEAK_CEILING_DB,
     PreviewFinisher,
     family_of,
     finish_stems,
@@ -96,7 +95,7 @@ def test_finishing_levels_each_family_and_keeps_the_mix_the_sum() -> None:
     capped = finish_stems({"bass": _wandering(level=0.2), "drums": _wandering(level=0.2, seed=4)},
                           RATE, loud).stems
     for audio in (capped["bass"], capped["drums"], capped["bass"] + capped["drums"]):
-        assert true_peak_dbtp(audio) <= PEAK_CEILING_DB + 1e-3
+        assert true_peak_dbtp(audio) <= PEAK_CEILING_DBTP + 1e-3
 
 
 HIT = np.minimum(np.arange(400) / 16, 1) * np.exp(-np.arange(400) / 100)  # a 0.5 ms attack
@@ -130,7 +129,7 @@ def test_mastering_brings_the_take_to_the_mix_loudness_with_one_shared_gain() ->
     assert loudness_lufs(sum(alone.values()), RATE) < MIX_TARGET - 3  # too quiet as levelled
     assert loudness_lufs(mix, RATE) == pytest.approx(MIX_TARGET, abs=0.2)
     for audio in (mix, *done.stems.values()):
-        assert true_peak_dbtp(audio) <= PEAK_CEILING_DB + 1e-3
+        assert true_peak_dbtp(audio) <= PEAK_CEILING_DBTP + 1e-3
     # One gain curve for every stem: the stems keep their balance and sum to the mix.
     gain = _shared_gain(done.stems, alone)
     assert done.takes[1].curve is not None  # the clicks needed the limiter...
@@ -144,7 +143,7 @@ def test_a_lone_click_is_limited_deeper_but_the_limiter_reach_is_bounded() -> No
     done = finish_stems(take, RATE, REFERENCE)
     mix = sum(done.stems.values())
     assert loudness_lufs(mix, RATE) == pytest.approx(MIX_TARGET, abs=0.6)  # not held back
-    assert true_peak_dbtp(mix) <= PEAK_CEILING_DB + 1e-3
+    assert true_peak_dbtp(mix) <= PEAK_CEILING_DBTP + 1e-3
     sharp = _beat()
     sharp["drums"] = sharp["drums"] * 0.1
     sharp["drums"][:, :: RATE // 2] = 0.5  # every beat a one-sample spike: all too sharp
@@ -152,7 +151,7 @@ def test_a_lone_click_is_limited_deeper_but_the_limiter_reach_is_bounded() -> No
     gain = _shared_gain(done.stems, finish_stems(sharp, RATE, STEMS_ONLY).stems)
     assert 20 * np.log10(gain.max() / gain.min()) <= MAX_LIMIT_DB + 0.6
     assert loudness_lufs(sum(done.stems.values()), RATE) < MIX_TARGET - 1  # short of it
-    assert true_peak_dbtp(sum(done.stems.values())) <= PEAK_CEILING_DB + 1e-3
+    assert true_peak_dbtp(sum(done.stems.values())) <= PEAK_CEILING_DBTP + 1e-3
 
 
 def test_a_gain_alone_needs_no_limiter() -> None:

@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bridge.loudness import true_peak_dbtp
+from bridge.loudness import PEAK_CEILING_DBTP, true_peak_dbtp
 from engine.generator.finish import (
-    PEAK_CEILING_DB,
     TAKE_CURVES,
     TAKE_GAINS,
     finish_stems,
@@ -81,10 +80,10 @@ def test_a_stem_made_again_stays_under_the_ceiling_beside_the_kept_stems(tmp_pat
     kept = first.stems["drums"]  # never passed to the engine again, never rewritten
     new = {"bass": _bass(+1)}
     unfitted = finish_stems(new, RATE, REFERENCE, kept_takes(plan)).stems["bass"]
-    assert true_peak_dbtp(kept + unfitted) > PEAK_CEILING_DB + 1.0  # the problem
+    assert true_peak_dbtp(kept + unfitted) > PEAK_CEILING_DBTP + 1.0  # the problem
     again = finish_stems(new, RATE, REFERENCE, kept_takes(plan), kept_peaks(plan))
     bass = again.stems["bass"]
-    assert true_peak_dbtp(kept + bass) <= PEAK_CEILING_DB + 1e-3
+    assert true_peak_dbtp(kept + bass) <= PEAK_CEILING_DBTP + 1e-3
     # Only the peaks were taken off: the bass still lands at its take's level.
     assert loudness_lufs(bass, RATE) == pytest.approx(loudness_lufs(unfitted, RATE), abs=0.5)
     ratio = bass[0] / unfitted[0]
@@ -103,7 +102,7 @@ def test_a_plan_of_a_stem_made_again_fits_the_next_one(tmp_path) -> None:
     # The drums made again now sit beside the new bass, not the one it replaced.
     drums = finish_stems({"drums": _drums()}, RATE, REFERENCE, kept_takes(chained),
                          kept_peaks(chained)).stems["drums"]
-    assert true_peak_dbtp(drums + bass.stems["bass"]) <= PEAK_CEILING_DB + 1e-3
+    assert true_peak_dbtp(drums + bass.stems["bass"]) <= PEAK_CEILING_DBTP + 1e-3
 
 
 def test_a_stem_with_room_is_left_as_it_is() -> None:
@@ -141,4 +140,4 @@ def test_a_stem_made_again_and_again_keeps_its_take_limiter(tmp_path) -> None:
         np.testing.assert_allclose(bass, made[0], atol=1e-6)
         assert loudness_lufs(bass, RATE) == pytest.approx(loudness_lufs(made[0], RATE),
                                                           abs=0.01)
-        assert true_peak_dbtp(kept + bass) <= PEAK_CEILING_DB + 1e-3
+        assert true_peak_dbtp(kept + bass) <= PEAK_CEILING_DBTP + 1e-3
