@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bridge.loudness import PEAK_CEILING_DBTP
 from engine.generator import pipeline
-from engine.generator.finish import PEAK_CEILING_DB, Mastering, PreviewFinisher, finish_stems
+from engine.generator.finish import Mastering, PreviewFinisher, finish_stems
 from engine.generator.pipeline import (
     FIRST_PREVIEW_FRAMES,
     PREVIEW_EVERY_FRAMES,
@@ -81,7 +82,7 @@ def test_the_first_preview_comes_after_fewer_coarse_frames(
     # The last preview covers the whole clip, at most the ceiling loud.
     length = next(iter(result.stems.values())).shape[1]
     assert context.previews[-1].shape[1] == length
-    assert np.abs(context.previews[-1]).max() <= 10 ** (PEAK_CEILING_DB / 20) + 1e-6
+    assert np.abs(context.previews[-1]).max() <= 10 ** (PEAK_CEILING_DBTP / 20) + 1e-6
 
 
 def _stem(rng: np.random.Generator, seconds: float, level: float, width: float
@@ -124,7 +125,7 @@ def test_the_preview_cut_only_deepens_and_keeps_the_ceiling() -> None:
         chunks.append(finisher(np.stack(list(stems.values()))[..., i : i + RATE // 2]))
         cuts.append(finisher.cut)
     assert all(b <= a for a, b in itertools.pairwise(cuts)) and cuts[-1] < cuts[0]
-    ceiling = 10 ** (PEAK_CEILING_DB / 20)
+    ceiling = 10 ** (PEAK_CEILING_DBTP / 20)
     assert max(float(np.abs(c).max()) for c in chunks) <= ceiling * (1 + 1e-6)
 
 
