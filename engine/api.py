@@ -36,7 +36,7 @@ import numpy as np
 from bridge import limits
 from bridge.timing import clip_seconds, loop_tail_seconds, quarters_per_bar
 from bridge.words.resolve import Resolved, resolve_request
-from engine.generation import QUIET, Generator, JobCancelled, JobContext
+from engine.generation import QUIET, GeneratedAudio, Generator, JobCancelled, JobContext
 from engine.render_output import fit_clip
 from engine.request import AudioInput, GenerationRequest, KeptPlan, RequestError
 
@@ -137,18 +137,31 @@ def render(generator: Generator, request: GenerationRequest, seed: int, *,
     resampled to ``sample_rate`` Hz (None: the model's own rate). ``threads``: torch threads
     for the generation (restored afterwards; None leaves them alone). Raises RequestError
     for a request the model cannot serve and JobCancelled when ``context`` cancels."""
+    with torch_threads(threads):
+        raw = generator.generate(request, seed, generation_seconds(request), context)
+    return fitted(generator.name, raw, request, seed, sample_rate)
+
+
+def generation_seconds(request: GenerationRequest) -> float:
+    """The seconds a generator is asked for: the request's bars, the resampler's edge and,
+    in loop mode, the tail folded into the start."""
     seconds = clip_seconds(request.bpm, request.bars, request.time_signature) + EDGE_SECONDS
     if request.loop:
         seconds += loop_tail_seconds(request.bpm)
-    with torch_threads(threads):
-        raw = generator.generate(request, seed, seconds, context)
+    return seconds
+
+
+def fitted(model: str, raw: GeneratedAudio, request: GenerationRequest, seed: int,
+           sample_rate: int | None = None) -> Result:
+    """The Result of ``model``'s raw output: every stem cut to exactly the request's bars,
+    resampled to ``sample_rate`` Hz (None: the model's own rate)."""
     rate = sample_rate or raw.sample_rate
     stems = {name: fit_clip(audio, raw.sample_rate, bpm=request.bpm, bars=request.bars,
                             time_signature=request.time_signature, loop=request.loop,
                             target_rate=rate)
              for name, audio in raw.stems.items()}
     return Result(stems=stems, sample_rate=rate, request=request, seed=seed, key=raw.key,
-                  model=generator.name, plan=raw.plan, melody_midi=raw.melody_midi)
+                  model=model, plan=raw.plan, melody_midi=raw.melody_midi)
 
 
 class _Listener:

@@ -5,10 +5,16 @@ best-of), then every stem of every candidate is one row of the coarse and fine s
 following their candidate's plan — that shared plan is how the stems agree on harmony, groove
 and form, and keeping it (``keep_from``) is how one stem is made again while the others stay.
 The mix a producer hears is the sum of the stems, or a 'mix' row when only the mix is asked.
+
+Several requests of the same length and sampling settings run as one batch through
+``generate_batch``: their rows side by side in every stage and the codec, each job drawing
+from its own seeded torch generator (``engine.generator.batch``), with its own progress,
+previews and cancel; finishing stays per job.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,6 +27,7 @@ from engine.codec.model import Codec
 from engine.codec.streaming import context_frames
 from engine.generation import QUIET, GeneratedAudio, JobContext
 from engine.generator import conditions as cond
+from engine.generator.batch import BatchJob, Lane, sample_lanes
 from engine.generator.finish import (
     Mastering,
     PreviewFinisher,
@@ -77,6 +84,50 @@ class Plan:
         return 0 if self.prompt_semantic is None else len(self.prompt_semantic)
 
 
+@dataclass
+class _Run:
+    """A planned job of a batch and its own random generator."""
+
+    job: BatchJob
+    plan: Plan
+    options: SamplingOptions
+    generator: torch.Generator
+    left: bool = False
+
+    @property
+    def request(self) -> GenerationRequest:
+        """The job's request."""
+        return self.job.request
+
+    def leave(self, error: Exception) -> Exception:
+        """The job leaves the batch with ``error``: tell its ``on_leave`` (once)."""
+        if not self.left:
+            self.left = True
+            _tell(self.job, error)
+        return error
+
+    def watched(self, step: Callable[[int, torch.Tensor], None] | None
+                ) -> Callable[[int, torch.Tensor], None] | None:
+        """``step`` telling the job's ``on_leave`` when it raises (the lane leaves then)."""
+        if step is None:
+            return None
+
+        def watched_step(t: int, tokens: torch.Tensor) -> None:
+            try:
+                step(t, tokens)
+            except Exception as error:
+                self.leave(error)
+                raise
+
+        return watched_step
+
+
+def _tell(job: BatchJob, error: Exception) -> None:
+    """Tell a job's ``on_leave`` that it left the batch with ``error``."""
+    if job.on_leave is not None:
+        job.on_leave(error)
+
+
 def options_for(request: GenerationRequest) -> SamplingOptions:
     """The request's sampling settings."""
     return SamplingOptions(temperature=request.temperature, top_k=request.top_k,
@@ -118,12 +169,8 @@ class HierarchicalGenerator:
         options = options_for(request)
         plan = self.plan(request, seconds)
         context.progress(0.02, "semantic")
-        if plan.kept_semantic is not None:
-            semantic = torch.from_numpy(np.repeat(plan.kept_semantic, request.best_of, 0))
-            if plan.prompt_semantic is not None:
-                prompt = torch.from_numpy(plan.prompt_semantic)[None].expand(len(semantic), -1)
-                semantic = torch.cat([prompt, semantic], dim=1)
-        else:
+        semantic = self._kept_semantic(request, plan)
+        if semantic is None:
             semantic = self.sample_semantic(request, plan, options, generator, context)
         coarse = self.sample_coarse(request, plan, semantic, options, generator, context)
         context.progress(0.8, "fine")
@@ -131,7 +178,135 @@ class HierarchicalGenerator:
         context.progress(0.9, "decode")
         skip = plan.prompt_frames * 2
         audio = self.codec.decode(codes[..., skip:]).numpy()
+        return self._result(request, plan, semantic, audio)
+
+    @staticmethod
+    def batch_key(request: GenerationRequest, seconds: float) -> object:
+        """What requests must share to run as one batch (compared with ==): the frames of
+        new music and the sampling settings (a clip to continue adds frames known only once
+        it is read: ``generate_batch`` groups again by the plans)."""
+        return (int(np.ceil(seconds * SEMANTIC_RATE)), request.continue_from is None,
+                options_for(request))
+
+    @torch.inference_mode()
+    def generate_batch(self, jobs: Sequence[BatchJob]) -> list[GeneratedAudio | Exception]:
+        """``generate`` for several jobs at once: per job, what ``generate`` would return
+        for it alone (up to the forward pass's float drift, see ``engine.generator.batch``)
+        or what it would raise (a bad request, a cancel; told at once to the job's
+        ``on_leave``, its rows leaving the batch). Jobs whose plans have the same
+        frames and whose sampling settings are equal share every stage's forward passes;
+        others run as batches of their own, one after another."""
+        results: list[GeneratedAudio | Exception] = [RuntimeError("not run")] * len(jobs)
+        # (key, its runs): compared with ==, not hashed (sampling settings may hold dicts).
+        groups: list[tuple[object, list[tuple[int, _Run]]]] = []
+        for index, job in enumerate(jobs):
+            try:
+                plan = self.plan(job.request, job.seconds)
+                job.context.progress(0.02, "semantic")
+            except Exception as error:  # this job's (a bad input, a cancel): not the others'
+                results[index] = error
+                _tell(job, error)
+                continue
+            run = _Run(job, plan, options_for(job.request),
+                       torch.Generator().manual_seed(job.seed))
+            key = (plan.frames, plan.prompt_frames, run.options)
+            group = next((runs for k, runs in groups if k == key), None)
+            if group is None:
+                groups.append((key, group := []))
+            group.append((index, run))
+        for _, group in groups:
+            outcomes = self._generate_group([run for _, run in group])
+            for (index, _), outcome in zip(group, outcomes, strict=True):
+                results[index] = outcome
+        return results
+
+    def _generate_group(self, runs: list[_Run]) -> list[GeneratedAudio | Exception]:
+        """One batch of compatible runs through every stage; per run its result or error."""
+        outcomes: dict[int, GeneratedAudio | Exception] = {}
+        semantic: dict[int, torch.Tensor] = {}
+        for n, run in enumerate(runs):
+            kept = self._kept_semantic(run.request, run.plan)
+            if kept is not None:
+                semantic[n] = kept
+        sampled = [n for n in range(len(runs)) if n not in semantic]
+        if sampled:
+            lanes = [self._semantic_lane(runs[n].request, runs[n].plan, runs[n].generator,
+                                         runs[n].job.context) for n in sampled]
+            for n, lane in zip(sampled, lanes, strict=True):
+                lane.on_step = runs[n].watched(lane.on_step)
+            drawn = sample_lanes(self.semantic, lanes, runs[0].options)
+            for n, tokens in zip(sampled, drawn, strict=True):
+                if isinstance(tokens, Exception):
+                    outcomes[n] = tokens
+                else:
+                    semantic[n] = tokens[:, 0]
+        live = [n for n in range(len(runs)) if n not in outcomes]
+        if not live:
+            return [outcomes[n] for n in range(len(runs))]
+        valid, frames = self._coarse_valid(runs[live[0]].plan)
+        lanes = [self._coarse_lane(runs[n].request, runs[n].plan, semantic[n],
+                                   runs[n].generator, runs[n].job.context) for n in live]
+        for n, lane in zip(live, lanes, strict=True):
+            lane.on_step = runs[n].watched(lane.on_step)
+        coarse: dict[int, torch.Tensor] = {}
+        for n, tokens in zip(live, sample_lanes(self.coarse, lanes, runs[0].options, valid),
+                             strict=True):
+            if isinstance(tokens, Exception):
+                outcomes[n] = tokens
+            else:
+                coarse[n] = undelayed(tokens, self.coarse.cfg.channels, frames)
+        for n, audio in self._decode_batch(runs, coarse, outcomes).items():
+            try:
+                outcomes[n] = self._result(runs[n].request, runs[n].plan, semantic[n], audio)
+            except Exception as error:  # finishing is per job: its error is its own
+                outcomes[n] = runs[n].leave(error)
+        return [outcomes[n] for n in range(len(runs))]
+
+    def _decode_batch(self, runs: list[_Run], coarse: dict[int, torch.Tensor],
+                      outcomes: dict[int, GeneratedAudio | Exception]
+                      ) -> dict[int, np.ndarray]:
+        """The fine stage and the codec over the coarse codes of every run still in the
+        batch, each run's progress told (a cancel there takes it out, into ``outcomes``);
+        per run, its decoded rows."""
+        for stage, fraction in (("fine", 0.8), ("decode", 0.9)):
+            for n in list(coarse):
+                try:
+                    runs[n].job.context.progress(fraction, stage)
+                except Exception as error:
+                    outcomes[n] = runs[n].leave(error)
+                    del coarse[n]
+            if stage == "fine" and coarse:
+                order = list(coarse)
+                inputs = [self._fine_inputs(runs[n].request, runs[n].plan, len(coarse[n]))
+                          for n in order]
+                codes = self._fine_pass(torch.cat([coarse[n] for n in order]),
+                                        torch.cat([prefix for prefix, _ in inputs]),
+                                        torch.cat([x for _, x in inputs]))
+                coarse = dict(zip(order, codes.split([len(coarse[n]) for n in order]),
+                                  strict=True))
+        if not coarse:
+            return {}
+        order = list(coarse)
+        skip = runs[order[0]].plan.prompt_frames * 2
+        audio = self.codec.decode(torch.cat([coarse[n] for n in order])[..., skip:]).numpy()
+        sizes = np.cumsum([len(coarse[n]) for n in order])[:-1]
+        return dict(zip(order, np.split(audio, sizes), strict=True))
+
+    def _kept_semantic(self, request: GenerationRequest, plan: Plan) -> torch.Tensor | None:
+        """The semantic rows of a kept plan (after the continued clip's), or None to sample."""
+        if plan.kept_semantic is None:
+            return None
+        semantic = torch.from_numpy(np.repeat(plan.kept_semantic, request.best_of, 0))
+        if plan.prompt_semantic is not None:
+            prompt = torch.from_numpy(plan.prompt_semantic)[None].expand(len(semantic), -1)
+            semantic = torch.cat([prompt, semantic], dim=1)
+        return semantic
+
+    def _result(self, request: GenerationRequest, plan: Plan, semantic: torch.Tensor,
+                audio: np.ndarray) -> GeneratedAudio:
+        """A job's stems, finished, from its decoded rows (every candidate's)."""
         chosen = self.choose(request, plan, audio)
+
         rows = [row for row, c in enumerate(plan.candidate) if c in chosen]
         stems = {plan.names[row]: audio[row] for row in rows}
         kept = self.kept_plan(plan, semantic[chosen, plan.prompt_frames:].numpy())
@@ -246,6 +421,13 @@ class HierarchicalGenerator:
     def sample_semantic(self, request: GenerationRequest, plan: Plan, options: SamplingOptions,
                         generator: torch.Generator, context: JobContext) -> torch.Tensor:
         """(candidates, prompt + new frames) semantic tokens: the plan every stem follows."""
+        lane = self._semantic_lane(request, plan, generator, context)
+        return sample_causal(self.semantic, lane.prefix, lane.frame_inputs, options, generator,
+                             forced=lane.forced, on_step=lane.on_step, prior=lane.prior)[:, 0]
+
+    def _semantic_lane(self, request: GenerationRequest, plan: Plan,
+                       generator: torch.Generator, context: JobContext) -> Lane:
+        """The semantic stage's inputs for one request."""
         rows = request.variations * request.best_of
         prefix = self.semantic.conditions.prefix(
             self._rows(request, plan, [cond.stem_index("mix", self.stems)] * rows))
@@ -259,14 +441,35 @@ class HierarchicalGenerator:
             context.progress(0.02 + 0.18 * (t + 1) / steps, "semantic")
 
         prior = key_prior(self.tokenizer, plan.key, self.key_strength)
-        return sample_causal(self.semantic, prefix, x, options, generator, forced=forced,
-                             on_step=report, prior=prior)[:, 0]
+        return Lane(prefix, x, generator, forced, prior, report)
 
     def sample_coarse(self, request: GenerationRequest, plan: Plan, semantic: torch.Tensor,
                       options: SamplingOptions, generator: torch.Generator,
                       context: JobContext) -> torch.Tensor:
         """(rows, channels, coarse levels, frames) codes of every acoustic row (the clip
         being continued included), previewing the mix so far about once a second."""
+        lane = self._coarse_lane(request, plan, semantic, generator, context)
+        valid, frames = self._coarse_valid(plan)
+        tokens = sample_causal(self.coarse, lane.prefix, lane.frame_inputs, options, generator,
+                               valid, lane.forced, lane.on_step)
+        return undelayed(tokens, self.coarse.cfg.channels, frames)
+
+    def _coarse_valid(self, plan: Plan) -> tuple[Callable[[int], torch.Tensor], int]:
+        """Which coarse streams carry a real token at each step (the delay pattern), and
+        the coarse frames (the clip being continued included)."""
+        cfg = self.coarse.cfg
+        frames = (plan.prompt_frames + plan.frames) * 2
+        levels = torch.arange(cfg.streams) // cfg.channels
+
+        def valid(t: int) -> torch.Tensor:
+            return (t - levels >= 0) & (t - levels < frames)
+
+        return valid, frames
+
+    def _coarse_lane(self, request: GenerationRequest, plan: Plan, semantic: torch.Tensor,
+                     generator: torch.Generator, context: JobContext) -> Lane:
+        """The coarse stage's inputs for one request, its step callback reporting progress
+        and previewing its mix."""
         cfg = self.coarse.cfg
         frames = (plan.prompt_frames + plan.frames) * 2
         steps = frames + cfg.coarse_levels - 1
@@ -275,12 +478,8 @@ class HierarchicalGenerator:
         x = self._frame_inputs(self.coarse, request, plan, rows, steps, ACOUSTIC_RATE,
                                semantic[plan.candidate])
         forced = self._forced_coarse(plan, rows)
-        levels = torch.arange(cfg.streams) // cfg.channels
         previewer = _Previewer(self.codec, plan, self.stem_sound,
                                kept_takes(request.keep_plan))
-
-        def valid(t: int) -> torch.Tensor:
-            return (t - levels >= 0) & (t - levels < frames)
 
         def on_step(t: int, tokens: torch.Tensor) -> None:
             context.progress(0.2 + 0.6 * (t + 1) / steps, "coarse")
@@ -291,9 +490,7 @@ class HierarchicalGenerator:
                 if mix is not None:
                     context.preview(mix, self.codec.cfg.sample_rate)
 
-        tokens = sample_causal(self.coarse, prefix, x, options, generator, valid, forced,
-                               on_step)
-        return undelayed(tokens, cfg.channels, frames)
+        return Lane(prefix, x, generator, forced, None, on_step)
 
     def _forced_coarse(self, plan: Plan, rows: int) -> torch.Tensor | None:
         """The continued clip's coarse codes, forced on the 'mix' rows (stems have no codes
@@ -314,15 +511,30 @@ class HierarchicalGenerator:
         """(rows, channels, levels, frames): the fine levels, one level per pass over chunks
         of frames (each chunk sees FINE_CONTEXT frames either side); without a fine stage,
         the coarse levels alone."""
+        return self._fine_pass(coarse, *self._fine_inputs(request, plan, len(coarse)))
+
+    def _fine_inputs(self, request: GenerationRequest, plan: Plan, rows: int
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The fine stage's prefix and per-frame inputs of one request's ``rows`` (empty
+        without a fine stage)."""
+        if self.fine is None:
+            return torch.empty(0), torch.empty(0)
+        frames = (plan.prompt_frames + plan.frames) * 2
+        ids = self._rows(request, plan, plan.stems)
+        prefix = self.fine.conditions.prefix({k: v[:rows] for k, v in ids.items()})
+        x = self._frame_inputs(self.fine, request, plan, rows, frames, ACOUSTIC_RATE)[:rows]
+        return prefix, x
+
+    def _fine_pass(self, coarse: torch.Tensor, prefix: torch.Tensor, x: torch.Tensor
+                   ) -> torch.Tensor:
+        """The fine levels of ``coarse`` codes given the rows' prefix and frame inputs (the
+        coarse levels alone without a fine stage)."""
         if self.fine is None:
             return coarse
         cfg = self.fine.cfg
         rows, channels, _, frames = coarse.shape
         codes = torch.full((rows, channels, cfg.codec_levels, frames), self.fine.pad)
         codes[:, :, : cfg.coarse_levels] = coarse
-        ids = self._rows(request, plan, plan.stems)
-        prefix = self.fine.conditions.prefix({k: v[:rows] for k, v in ids.items()})
-        x = self._frame_inputs(self.fine, request, plan, rows, frames, ACOUSTIC_RATE)[:rows]
         core = cfg.max_len - prefix.shape[1] - 2 * FINE_CONTEXT
         for level in range(cfg.coarse_levels, cfg.codec_levels):
             for start in range(0, frames, core):

@@ -12,6 +12,13 @@ turn key (``Job.turn``; see ``EngineService.turn_of``) is its client's network a
 anything a request says, so a client that gives every job a new ``client_id`` still waits
 its turn and stays within ``client_queue_size``.
 
+A worker that batches (``take_batch``) takes the job ``take`` would give it and, with it,
+the waiting jobs that ``take`` would give next whose batch key equals that job's, turn by turn
+(each turn's oldest job only, a served turn going to the back as ``take`` sends it): a turn
+whose oldest job does not fit is passed over and keeps its place, first for the next take. So
+a batch never holds two jobs of one turn while another turn's fitting job waits, and a job
+that does not fit waits for the batch running now, as it would wait for a single job.
+
 Every job has an owner (an opaque key the service derives from the client; see
 ``EngineService.owner_of``). Asked with an owner, the book answers only for that owner's jobs:
 another client's job is ``unknown_job``, exactly as if it did not exist.
@@ -24,6 +31,7 @@ import itertools
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -66,6 +74,7 @@ class Job:
     finished_at: float | None = None
     cancel_requested: threading.Event = field(default_factory=threading.Event)
     subscribers: list[Recipient] = field(default_factory=list)
+    batch: str = ""  # the id of the batch it ran in with other jobs ("" when alone)
 
     @property
     def id(self) -> str:
@@ -179,15 +188,38 @@ class JobBook:
                 self._cond.wait(timeout)
             if not self._waiting:
                 return None
-            turn = _turns(self._waiting, self._last_served)[0]
-            queue = self._waiting[turn]
-            job = queue.popleft()
-            if not queue:
-                del self._waiting[turn]
-            self._last_served[turn] = next(self._served)
-            job.status = JobStatus.RUNNING
-            job.stage = Stage.STARTING
-            return job
+            return self._start(_turns(self._waiting, self._last_served)[0])
+
+    def take_batch(self, limit: int, key: Callable[[Job], object | None],
+                   timeout: float = 0.5) -> list[Job]:
+        """The next job in turn and up to ``limit - 1`` more whose ``key`` equals its key
+        (None fits nothing), all now running (see the module's note); empty after
+        ``timeout`` or once closed. ``key`` is called with the book locked: keep it cheap."""
+        with self._cond:
+            first = self.take(timeout)
+            if first is None:
+                return []
+            batch = [first]
+            wanted = key(first)
+            while wanted is not None and len(batch) < limit:
+                fitting = [turn for turn in _turns(self._waiting, self._last_served)
+                           if key(self._waiting[turn][0]) == wanted]
+                if not fitting:
+                    break
+                batch.append(self._start(fitting[0]))
+            return batch
+
+    def _start(self, turn: str) -> Job:
+        """Take the oldest waiting job of ``turn`` (the lock held): it runs now, and the
+        turn goes to the back."""
+        queue = self._waiting[turn]
+        job = queue.popleft()
+        if not queue:
+            del self._waiting[turn]
+        self._last_served[turn] = next(self._served)
+        job.status = JobStatus.RUNNING
+        job.stage = Stage.STARTING
+        return job
 
     def cancel(self, job_id: str, owner: str | None = None) -> tuple[Job, bool]:
         """Request cancellation; returns the job and whether it was still waiting (and so is

@@ -41,11 +41,13 @@ def serve(
     client_queue_size: int | None = None,
     input_folders: Sequence[Path] = (),
     device: str = "auto",
+    max_batch: int = 1,
 ) -> int:
     """Serve requests until SIGINT or SIGTERM; returns the exit code. Input files are read
     only from the library and ``input_folders``; generation runs on ``device`` (auto, cpu,
     cuda[:N]; see ``engine.server.device``). One client may have at most
-    ``client_queue_size`` jobs waiting (None: the whole queue)."""
+    ``client_queue_size`` jobs waiting (None: the whole queue). A worker runs up to
+    ``max_batch`` waiting jobs of the same length and sampling settings as one batch."""
     try:
         resolved = resolve_device(device)
     except DeviceError as exc:
@@ -53,7 +55,8 @@ def serve(
         return 2
     service = EngineService(model, ClipLibrary(library), queue_size=queue_size,
                             client_queue_size=client_queue_size, workers=workers,
-                            input_folders=input_folders, device=resolved, asked_device=device)
+                            input_folders=input_folders, device=resolved, asked_device=device,
+                            max_batch=max_batch)
     listener = OscListener(
         service.handle, host=host, udp_port=udp_port, tcp_port=tcp_port, token=token
     )

@@ -2,7 +2,11 @@
 
 ``EngineService.handle`` is the listener's handler; it never blocks on generation. Workers
 take jobs from the ``JobBook``, run the generator, fit and write the clips into the
-``ClipLibrary`` and send done or fail. Nothing a job does can stop a worker.
+``ClipLibrary`` and send done or fail. Nothing a job does can stop a worker. With
+``max_batch`` over 1 and a generator that batches, a worker takes the next job in turn with up
+to ``max_batch - 1`` waiting jobs of the same length and sampling settings and runs them as one
+batch (``engine.server.batching``); each job still ends on its own (a bad input or a cancel
+ends that job only) and its replies go to its own clients.
 
 Input files are read only from the engine's input folders (``engine.server.inputs``). A job
 belongs to the client that made it (``owner_of``): only that client lists it, asks its
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import io
 import logging
@@ -21,7 +26,7 @@ import shutil
 import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -59,10 +64,11 @@ from bridge.messages import (
     Upload,
 )
 from bridge.version import STEMLOOM_VERSION
-from engine.api import render
+from engine.api import Result
 from engine.generation import Generator, JobCancelled, NoTrainedModel
 from engine.model_store import load_generator
 from engine.request import GenerationRequest, KeptPlan, RequestError, from_generate
+from engine.server.batching import Work, batch_key, batches, render_all
 from engine.server.device import DeviceError, place
 from engine.server.inputs import InputFolders, InputRefused
 from engine.server.jobs import Job, JobBook, Recipient
@@ -133,6 +139,11 @@ class ModelSlot:
         """The model's name as reported to clients."""
         return self._generator.name if self._generator else self.name
 
+    @property
+    def loaded(self) -> Generator | None:
+        """The generator once loaded (None while loading, or if it could not be)."""
+        return self._generator
+
     def generator(self) -> Generator:
         """The loaded generator; waits for loading, ProtocolError(no_model) if there is none."""
         self._loaded.wait()
@@ -156,8 +167,11 @@ class EngineService:
         input_folders: Iterable[Path] = (),
         device: str = "cpu",
         asked_device: str = "cpu",
+        max_batch: int = 1,
     ) -> None:
         self.model = ModelSlot(model, device, asked_device)
+        # The most jobs one worker generates as one batch (1: every job alone).
+        self.max_batch = max(1, max_batch)
         self.library = library
         # The library is always an input folder (a clip it made may be continued).
         self.inputs = InputFolders((library.root, *input_folders))
@@ -346,7 +360,9 @@ class EngineService:
             client_queue_size=self.book.client_queue_size,
             client_free=load.client_free,
             device=self.model.device,
-            batching=False,  # every job runs as its own batch (see docs/remote.md)
+            # Before the model is loaded, whether it batches is not known: the cap decides.
+            batching=self.max_batch > 1 and (self.model.loaded is None
+                                             or batches(self.model.loaded)),
         )
 
     def _submit(self, request: Generate, replier: Recipient, owner: str) -> None:
@@ -463,80 +479,131 @@ class EngineService:
                 log.exception("the worker recovered from an error outside any job")
 
     def _work_on_next(self) -> None:
-        job = self.book.take()
-        if job is not None:
-            try:
-                self._record_running(job)
-                self._run(job)
-            except OutsideLibrary as exc:  # its folder was swapped for a link out of the library
-                log.warning("job %s refused: %s", job.id, exc)
-                self._fail(job, ErrorCode.WRITE_FAILED,
-                           "the job's folder is no longer inside the clip library")
-            except Exception:  # last line of defence: the worker must survive any job
-                log.exception("job %s crashed", job.id)
-                with contextlib.suppress(OutsideLibrary):  # never follow a link out to delete
-                    _discard(self.library.job_dir(job.id))
+        jobs = self.book.take_batch(self.max_batch, self._batch_key)
+        try:
+            self._run(jobs)
+        except Exception:  # last line of defence: the worker must survive any job
+            log.exception("jobs %s crashed", ", ".join(job.id for job in jobs))
+            for job in jobs:  # those not ended yet (ending twice changes nothing)
                 self._fail(job, ErrorCode.INTERNAL, "internal error; see the engine log")
 
-    def _run(self, job: Job) -> None:
-        request = job.request
-        job_dir = self.library.job_dir(job.id)
-        context = _JobContext(self, job, job_dir)
-        started = time.monotonic()
+    def _batch_key(self, job: Job) -> object | None:
+        """What ``job`` must share with others to run in one batch with them (None: it runs
+        alone). Called with the job book locked: from the request's fields alone."""
         try:
-            generator = self.model.generator()
-            context.progress(0.0, Stage.GENERATING)
-            # One torch thread (on this worker thread only): generation is thousands of small
-            # steps, and on a busy 2-core machine every op waits for a second thread.
-            raw = render(generator, self._generation_request(job), job.seed,
-                         sample_rate=request.sample_rate, context=context, threads=1)
-            context.progress(1.0, Stage.WRITING)
-            stems = {}
-            for name, clip in raw.stems.items():
-                path = self.library.write_audio(
-                    job_dir / f"{name}.wav", clip, request.sample_rate, request.format
-                )
-                stems[name] = str(path)
-            if raw.plan:  # what a later keep_from needs
-                plan = io.BytesIO()
-                np.savez(plan, **raw.plan)
-                atomic_write_bytes(job_dir / PLAN_NAME, plan.getvalue())
-            midi = ""
-            if raw.melody_midi:
-                midi_path = job_dir / MELODY_MIDI_NAME
-                atomic_write_bytes(midi_path, raw.melody_midi)
-                midi = str(midi_path)
-            done = Done(
-                request_id=job.id,
-                bpm=request.bpm,
-                bars=request.bars,
-                time_signature=request.time_signature,
-                key=raw.key,
-                sample_rate=request.sample_rate,
-                format=request.format,
-                seed=job.seed,
-                loop=request.loop,
-                model=generator.name,
-                metadata=str(job_dir / METADATA_NAME),
-                stems=stems,
-                melody_midi=midi,
-            )
-            self._write_metadata(job, done, time.monotonic() - started)
-            (job_dir / PREVIEW_NAME).unlink(missing_ok=True)
-            self._end(job, JobStatus.DONE, done)
+            return batch_key(self.model.loaded, from_generate(job.request))
+        except Exception:  # a request the model cannot take fails in its own run
+            return None
+
+    def _run(self, jobs: list[Job]) -> None:
+        """Run ``jobs`` (taken together) as one batch, each ending on its own."""
+        started = time.monotonic()
+        if len(jobs) > 1:
+            batch = f"batch-{secrets.token_hex(4)}"
+            log.info("%s runs %d jobs: %s", batch, len(jobs), ", ".join(j.id for j in jobs))
+            for job in jobs:
+                job.batch = batch
+        work: list[tuple[Job, Work]] = []
+        generator: Generator | None = None
+        left: set[str] = set()  # the jobs that left the batch early, answered then
+
+        def leave(job: Job, error: Exception) -> None:
+            """End a job that left its batch early (cancelled, a bad input) now, not when
+            the batch ends."""
+            left.add(job.id)
+            with self._ending(job):
+                raise error
+
+        for job in jobs:
+            with self._ending(job):
+                self._record_running(job)
+                context = _JobContext(self, job, self.library.job_dir(job.id))
+                generator = self.model.generator()
+                context.progress(0.0, Stage.GENERATING)
+                work.append((job, Work(self._generation_request(job), job.seed, context,
+                                       job.request.sample_rate, functools.partial(leave, job))))
+        if generator is None or not work:
+            return
+        results = render_all(generator, [w for _, w in work])
+        for (job, _), result in zip(work, results, strict=True):
+            if job.id in left:  # it has its answer and its files are gone
+                continue
+            with self._ending(job):
+                if isinstance(result, Exception):
+                    raise result
+                self._deliver(job, result, generator.name, time.monotonic() - started)
+
+    @contextlib.contextmanager
+    def _ending(self, job: Job) -> Iterator[None]:
+        """End ``job`` with the right reply for whatever its block raises (and remove what
+        it wrote); other jobs of its batch go on."""
+        try:
+            yield
         except JobCancelled:
-            _discard(job_dir)
+            self._discard(job)
             self._end(job, JobStatus.CANCELLED, _cancelled(job))
+        except OutsideLibrary as exc:  # its folder was swapped for a link out of the library
+            log.warning("job %s refused: %s", job.id, exc)
+            self._fail(job, ErrorCode.WRITE_FAILED,
+                       "the job's folder is no longer inside the clip library")
         except ProtocolError as exc:
-            _discard(job_dir)
+            self._discard(job)
             self._fail(job, exc.code, exc.message)
         except RequestError as exc:  # the model cannot serve the request as asked
-            _discard(job_dir)
+            self._discard(job)
             self._fail(job, ErrorCode.BAD_ARGUMENT, str(exc))
         except OSError as exc:  # the reason alone: the whole error names the library's paths
-            _discard(job_dir)
+            self._discard(job)
             self._fail(job, ErrorCode.WRITE_FAILED,
                        f"could not write the clips: {exc.strerror or 'a file system error'}")
+        except Exception:
+            log.exception("job %s crashed", job.id)
+            self._discard(job)
+            self._fail(job, ErrorCode.INTERNAL, "internal error; see the engine log")
+
+    def _discard(self, job: Job) -> None:
+        """Remove what an unfinished job wrote (never following a link out to delete)."""
+        with contextlib.suppress(OutsideLibrary):
+            _discard(self.library.job_dir(job.id))
+
+    def _deliver(self, job: Job, raw: Result, model: str, seconds: float) -> None:
+        """Write a finished job's clips, plan and melody, record it and send done."""
+        request = job.request
+        job_dir = self.library.job_dir(job.id)
+        _JobContext(self, job, job_dir).progress(1.0, Stage.WRITING)
+        stems = {}
+        for name, clip in raw.stems.items():
+            path = self.library.write_audio(
+                job_dir / f"{name}.wav", clip, request.sample_rate, request.format
+            )
+            stems[name] = str(path)
+        if raw.plan:  # what a later keep_from needs
+            plan = io.BytesIO()
+            np.savez(plan, **raw.plan)
+            atomic_write_bytes(job_dir / PLAN_NAME, plan.getvalue())
+        midi = ""
+        if raw.melody_midi:
+            midi_path = job_dir / MELODY_MIDI_NAME
+            atomic_write_bytes(midi_path, raw.melody_midi)
+            midi = str(midi_path)
+        done = Done(
+            request_id=job.id,
+            bpm=request.bpm,
+            bars=request.bars,
+            time_signature=request.time_signature,
+            key=raw.key,
+            sample_rate=request.sample_rate,
+            format=request.format,
+            seed=job.seed,
+            loop=request.loop,
+            model=model,
+            metadata=str(job_dir / METADATA_NAME),
+            stems=stems,
+            melody_midi=midi,
+        )
+        self._write_metadata(job, done, seconds)
+        (job_dir / PREVIEW_NAME).unlink(missing_ok=True)
+        self._end(job, JobStatus.DONE, done)
 
     def _generation_request(self, job: Job) -> GenerationRequest:
         """The model's request for a job's generate message (the edge between the protocol
@@ -621,6 +688,7 @@ class EngineService:
             "request": request_fields,
             "engine_version": STEMLOOM_VERSION,
             "protocol": PROTOCOL_VERSION,
+            **_batch_record(job),
         })
 
     def _write_metadata(self, job: Job, done: Done, seconds: float) -> None:
@@ -642,6 +710,7 @@ class EngineService:
                 "generation_seconds": round(seconds, 3),
                 "engine_version": STEMLOOM_VERSION,
                 "protocol": PROTOCOL_VERSION,
+                **_batch_record(job),
             },
         )
 
@@ -684,6 +753,11 @@ class _JobContext:
         self._job.notify(
             Preview(request_id=self._job.id, path=str(path), seconds=mix.shape[1] / sample_rate)
         )
+
+
+def _batch_record(job: Job) -> dict[str, str]:
+    """The record's note of the batch a job ran in (none when it ran alone)."""
+    return {"batch": job.batch} if job.batch else {}
 
 
 def _cancelled(job: Job) -> Fail:

@@ -63,6 +63,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "jobs start in turns by client either way")
     serve.add_argument("--workers", type=int, default=1, help="jobs generated at once")
     serve.add_argument(
+        "--max-batch", type=int, default=1, metavar="N",
+        help="jobs of the same length and sampling settings one worker generates together as "
+        "one batch, each with its own seed, previews and cancel (default: %(default)s, off; "
+        "pays on a GPU, hardly on a CPU: see docs/remote.md)")
+    serve.add_argument(
         "--device", default="auto", metavar="auto|cpu|cuda[:N]",
         help="where to generate: auto (a GPU when present and the model supports one, else "
         "the CPU), cpu, or cuda / cuda:N (default: %(default)s)")
@@ -82,6 +87,8 @@ def _serve(args: argparse.Namespace) -> int:
         return fail(str(exc))
     if args.client_queue_size is not None and args.client_queue_size < 1:
         return fail("--client-queue-size must be 1 or more")
+    if args.max_batch < 1:
+        return fail("--max-batch must be 1 or more")
     if not token and not is_loopback(args.host):
         return fail(f"listening on {args.host} (not loopback) needs a shared token: "
                     f"--token-file FILE or the {TOKEN_ENV} environment variable")
@@ -100,6 +107,7 @@ def _serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             input_folders=_input_folders(args),
             device=args.device,
+            max_batch=args.max_batch,
         )
     except OSError as exc:  # the port is taken, the address is not this machine's, ...
         return fail(f"cannot serve on {args.host}: {exc.strerror or exc}")
