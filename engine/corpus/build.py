@@ -16,10 +16,10 @@ from engine.corpus.fluid import DEFAULT_SOUNDFONT
 from engine.corpus.shards import ShardWriter, shard_done, split_of, write_manifest
 
 DEFAULT_FRACTIONS = (0.9, 0.05, 0.05)
-RECIPES = ("v1", "v2")
+RECIPES = ("v1", "v2", "mma")
 #: Whether a recipe stores each example's mix by default. v2 leaves it out (27 % of its
 #: bytes): the mix is exactly the sum of the stems, and readers derive it (mixdown.py).
-STORES_MIX = {"v1": True, "v2": False}
+STORES_MIX = {"v1": True, "v2": False, "mma": False}
 
 
 class MissingInstruments(FileNotFoundError):
@@ -56,7 +56,7 @@ def example_seed(seed: int, index: int) -> int:
 
 
 def _seconds(seed: int, recipe: str) -> float:
-    if recipe == "v2":
+    if recipe in ("v2", "mma"):  # the mma recipe draws v2's specs
         from engine.corpus.recipes import sample_spec_v2
 
         return sample_spec_v2(seed)[0].seconds
@@ -96,16 +96,23 @@ def plan(examples: int, seed: int, shard_size: int,
 
 def build_shard(job: ShardJob, root: str, seed: int, soundfont: str, bits: int = 16,
                 recipe: str = "v1", instruments: str | None = None,
-                store_mix: bool = True) -> tuple[int, float]:
+                store_mix: bool = True, midi: str | None = None) -> tuple[int, float]:
     """Render and publish one shard; returns (examples, audio seconds)."""
     from engine.corpus.example import make_example
     from engine.corpus.produced import Instruments, make_example_v2
 
     found = Instruments.locate(Path(instruments) if instruments else None)
+    if recipe == "mma":
+        from engine.corpus.mma_recipe import Sources, make_example_mma
+
+        sources = Sources.locate(Path(midi or "."))
     writer = ShardWriter(Path(root) / job.name)
     seconds = 0.0
     for index in job.indices:
-        if recipe == "v2":
+        if recipe == "mma":
+            meta, files = make_example_mma(example_seed(seed, index), found, sources, bits,
+                                           store_mix)
+        elif recipe == "v2":
             meta, files = make_example_v2(example_seed(seed, index), found, bits, store_mix)
         else:
             meta, files = make_example(example_seed(seed, index), soundfont, bits=bits,
@@ -121,7 +128,8 @@ def build(root: Path, examples: int | None = None, hours: float | None = None, s
           soundfont: str = DEFAULT_SOUNDFONT, workers: int = 2, shard_size: int = 16,
           fractions: tuple[float, float, float] = DEFAULT_FRACTIONS, bits: int = 16,
           progress: bool = True, recipe: str = "v1", instruments: Path | None = None,
-          allow_missing: bool = False, store_mix: bool | None = None) -> BuildReport:
+          allow_missing: bool = False, store_mix: bool | None = None,
+          midi: Path | None = None) -> BuildReport:
     """Build (or finish building) a corpus of `examples` examples or `hours` of audio.
 
     The plan depends only on (count, seed, shard_size, fractions, recipe), so running the
@@ -131,6 +139,8 @@ def build(root: Path, examples: int | None = None, hours: float | None = None, s
     `store_mix` writes each example's mix.flac; without it readers derive the mix from the
     stems. By default a resumed folder keeps its choice and a new one takes the recipe's
     (STORES_MIX); asking for the other choice in a built folder raises ValueError.
+    Recipe 'mma' (mma_recipe.py) is v2 with MMA's grooves as accompaniment and real phrases
+    as the lead: it runs MMA and reads the MIDI files fetched under `midi`.
     """
     if (examples is None) == (hours is None):
         raise ValueError("give either examples or hours")
@@ -138,9 +148,18 @@ def build(root: Path, examples: int | None = None, hours: float | None = None, s
         raise ValueError(f"unknown recipe {recipe!r} (known: {', '.join(RECIPES)})")
     if not Path(soundfont).is_file():
         raise FileNotFoundError(f"soundfont not found: {soundfont}")
-    if recipe == "v2" and not allow_missing and (missing := check_instruments(instruments)):
+    if recipe == "mma":
+        from engine.corpus.mma_recipe import MmaRecipeError, Sources
+
+        if midi is None:
+            raise ValueError("the mma recipe needs the folder of its MIDI sources (--midi DIR)")
+        try:
+            Sources.locate(Path(midi))
+        except MmaRecipeError as err:
+            raise FileNotFoundError(str(err)) from err
+    if recipe != "v1" and not allow_missing and (missing := check_instruments(instruments)):
         raise MissingInstruments(
-            f"the v2 recipe misses (under {instruments}):\n  " + "\n  ".join(missing)
+            f"the {recipe} recipe misses (under {instruments}):\n  " + "\n  ".join(missing)
             + f"\nfetch them with: stemloom data fetch PACKAGE ... --dest {instruments}"
             "\n(or build with what is there: --allow-missing)")
     root = Path(root)
@@ -161,19 +180,21 @@ def build(root: Path, examples: int | None = None, hours: float | None = None, s
     jobs = plan(count, seed, shard_size, fractions)
     todo = [j for j in jobs if not shard_done(root / j.name)]
     where = str(instruments) if instruments is not None else None
+    midi_where = str(midi) if midi is not None else None
     start = time.perf_counter()
     done, seconds = 0, 0.0
     bar = _progress(sum(len(j.indices) for j in todo), progress)
     if workers <= 1:
         for job in todo:
-            n, s = build_shard(job, str(root), seed, soundfont, bits, recipe, where, store_mix)
+            n, s = build_shard(job, str(root), seed, soundfont, bits, recipe, where, store_mix,
+                               midi_where)
             done, seconds = done + n, seconds + s
             _advance(bar, n, seconds, start)
     else:
         context = multiprocessing.get_context("spawn")  # a clean libfluidsynth per worker
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             futures = [pool.submit(build_shard, j, str(root), seed, soundfont, bits, recipe,
-                                   where, store_mix) for j in todo]
+                                   where, store_mix, midi_where) for j in todo]
             for future in as_completed(futures):
                 n, s = future.result()
                 done, seconds = done + n, seconds + s

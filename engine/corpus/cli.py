@@ -13,6 +13,7 @@ from pathlib import Path
 DEFAULT_SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 V2_PACKAGES = ("musescore-general-soundfont csound-soundfont timgm6mb-soundfont opl3-soundfont "
                "hydrogen-drumkits hydrogen-data avldrums.lv2-soundfont guitarix-common")
+MMA_PACKAGES = "mma planetblupi-music-midi freedink-data"
 
 
 def _fractions(text: str) -> tuple[float, float, float]:
@@ -27,9 +28,13 @@ def cmd_build(args: argparse.Namespace) -> int:
     from engine.corpus.build import build
     from engine.corpus.fluid import FluidSynthMissing
 
-    if args.recipe == "v2" and args.instruments is None:
-        print("error: --recipe v2 needs --instruments DIR, the folder filled by\n"
+    if args.recipe != "v1" and args.instruments is None:
+        print(f"error: --recipe {args.recipe} needs --instruments DIR, the folder filled by\n"
               f"  stemloom data fetch {V2_PACKAGES} --dest DIR", file=sys.stderr)
+        return 2
+    if args.recipe == "mma" and args.midi is None:
+        print(f"error: --recipe mma needs --midi DIR, the folder filled by\n"
+              f"  stemloom data fetch {MMA_PACKAGES} --dest DIR", file=sys.stderr)
         return 2
     try:
         report = build(Path(args.out), examples=args.examples, hours=args.hours, seed=args.seed,
@@ -37,7 +42,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                        shard_size=args.shard_size, fractions=args.splits, bits=args.bits,
                        progress=not args.quiet, recipe=args.recipe,
                        instruments=args.instruments, allow_missing=args.allow_missing,
-                       store_mix=args.store_mix)
+                       store_mix=args.store_mix, midi=args.midi)
     except (FileNotFoundError, FluidSynthMissing, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -119,9 +124,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--splits", type=_fractions, default=(0.9, 0.05, 0.05),
                        help="train,validation,test fractions")
     build.add_argument("--bits", type=int, choices=(16, 24), default=16, help="PCM bit depth")
-    build.add_argument("--recipe", choices=("v1", "v2"), default="v1",
+    build.add_argument("--recipe", choices=("v1", "v2", "mma"), default="v1",
                        help="v1: one soundfont, dry; v2: rotated GM banks, real drum kits, a "
-                            "production chain and mastering, more slow/swung/6/8/drumless")
+                            "production chain and mastering, more slow/swung/6/8/drumless; "
+                            "mma: v2 with MMA grooves as accompaniment and real melodies")
+    build.add_argument("--midi", type=Path,
+                       help="mma: the folder 'stemloom data fetch mma planetblupi-music-midi "
+                            "freedink-data --dest DIR' filled (MMA and the melodies' MIDI)")
     build.add_argument("--instruments", type=Path,
                        help="v2: the folder 'stemloom data fetch ... --dest DIR' filled with the "
                             "banks and kits")

@@ -92,12 +92,15 @@ def make_example(seed: int, soundfont: str = DEFAULT_SOUNDFONT, genre: str | Non
 
 
 def package_example(song: Song, midi: mido.MidiFile, stems: np.ndarray, mix: np.ndarray,
-                    bits: int, store_mix: bool = True) -> tuple[dict, dict[str, bytes]]:
+                    bits: int, store_mix: bool = True,
+                    overrides: dict | None = None) -> tuple[dict, dict[str, bytes]]:
     """The metadata and files of a rendered song (see make_example): FLACs, hum, MIDI and
-    captions. `stems` (stems, 2, frames) and `mix` are on the `bits`-bit PCM grid."""
+    captions. `stems` (stems, 2, frames) and `mix` are on the `bits`-bit PCM grid.
+    `overrides` replace song_metadata's values (e.g. 'feel') before the captions read them."""
     spec = song.spec
     seed = spec.seed
     meta = song_metadata(song)
+    meta.update(overrides or {})
     meta.update(bits=bits, frames=int(mix.shape[1]))
     files = {f"{part.family}.flac": encode_flac(audio, bits)
              for part, audio in zip(song.parts, stems, strict=True)}
