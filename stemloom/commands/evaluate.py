@@ -14,7 +14,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register ``eval`` and its suites (codec now; MuLan and the generator later)."""
     parser = commands.add_parser(
         "eval",
-        help="evaluate models (codec, mulan, generate, heldout, melody)",
+        help="evaluate models (codec, mulan, generate, heldout, melody, realism)",
         description="Evaluation suites arrive with their models.",
     )
     sub = parser.add_subparsers(dest="eval_command", metavar="SUITE")
@@ -139,6 +139,31 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         "%(default)s)")
     melody.add_argument("--json", action="store_true", help="print JSON only")
     melody.set_defaults(func=_melody)
+    realism = sub.add_parser(
+        "realism", help="realism distance: Fréchet and kernel distances to held-out real music",
+        description="Loudness-matched clips of held-out real music (a real-recordings "
+        "corpus's test split), embedded by MuLan's audio tower and by non-learned log-mel "
+        "statistics; calibration rows (real vs real, degraded real) then corpus renders and "
+        "the model's renders of the evaluation prompts (engine/generator/realism_report.py).")
+    realism.add_argument("--real", type=Path, required=True,
+                         help="real-recordings corpus ('stemloom data prepare-recordings')")
+    realism.add_argument("--v1", type=Path, required=True, help="corpus v1 renders")
+    realism.add_argument("--v2", type=Path, required=True, help="corpus v2 renders")
+    realism.add_argument("--cache", type=Path, help="folder of the model's renders, made "
+                         "there when missing (one folder per model); none: no generated row")
+    realism.add_argument("--model", type=Path, help="generator folder (default: shipped)")
+    realism.add_argument("--cached-only", action="store_true",
+                         help="generated row from the renders already in --cache only")
+    realism.add_argument("--seeds", type=_int_list, default=(1, 2, 3), metavar="N,N,...",
+                         help="seeds per prompt (default: 1,2,3)")
+    realism.add_argument("--clips", type=int, default=48, help="clips per set (default: "
+                         "%(default)s)")
+    realism.add_argument("--seconds", type=float, default=8.0,
+                         help="seconds per clip (default: %(default)s)")
+    realism.add_argument("--resamples", type=int, default=50,
+                         help="subsets the spread is taken over (default: %(default)s)")
+    realism.add_argument("--json", action="store_true", help="print JSON only")
+    realism.set_defaults(func=_realism)
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -229,6 +254,26 @@ def _melody(args: argparse.Namespace) -> int:
                   "chroma_cosine": evaluate_conditioning(generator, Path(args.corpus),
                                                          args.examples)}
     print(json.dumps(report, indent=None if args.json else 2))
+    return 0
+
+
+def _realism(args: argparse.Namespace) -> int:
+    from engine.codec.eval_sets import EvalSetError
+    from engine.data.reserved import ReservedSourceError
+    from engine.generator.realism_report import evaluate, format_table
+
+    if args.clips < 3 or args.seconds < 1 or args.resamples < 1:
+        print("stemloom eval realism: --clips must be at least 3, --seconds at least 1 and "
+              "--resamples positive", file=sys.stderr)
+        return 2
+    try:
+        report = evaluate(args.real, {"corpus v1 renders": args.v1, "corpus v2 renders": args.v2},
+                          args.cache, args.seeds, args.clips, args.seconds, args.model,
+                          args.resamples, render_missing=not args.cached_only)
+    except (EvalSetError, ReservedSourceError, ValueError) as error:
+        print(f"stemloom eval realism: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=1) if args.json else format_table(report))
     return 0
 
 
