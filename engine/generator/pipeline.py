@@ -27,10 +27,11 @@ from engine.codec.model import Codec
 from engine.codec.streaming import context_frames
 from engine.generation import QUIET, GeneratedAudio, JobContext
 from engine.generator import conditions as cond
-from engine.generator.batch import BatchJob, Lane, sample_lanes
+from engine.generator.batch import BatchJob
 from engine.generator.finish import (
     Mastering,
     PreviewFinisher,
+    family_of,
     finish_stems,
     kept_takes,
     load_reference,
@@ -41,7 +42,13 @@ from engine.generator.key_prior import STRENGTH as KEY_STRENGTH
 from engine.generator.key_prior import key_prior
 from engine.generator.model import StageModel
 from engine.generator.patterns import delayed, undelayed
-from engine.generator.sampling import SamplingOptions, sample_causal
+from engine.generator.sampling import (
+    Lane,
+    SamplingOptions,
+    row_guidance,
+    sample_causal,
+    sample_lanes,
+)
 from engine.generator.semantic import FrameFeatures, SemanticTokenizer
 from engine.melody.condition import melody_clip, request_melody
 from engine.melody.key import estimate_key, melody_key
@@ -451,7 +458,7 @@ class HierarchicalGenerator:
         lane = self._coarse_lane(request, plan, semantic, generator, context)
         valid, frames = self._coarse_valid(plan)
         tokens = sample_causal(self.coarse, lane.prefix, lane.frame_inputs, options, generator,
-                               valid, lane.forced, lane.on_step)
+                               valid, lane.forced, lane.on_step, guidance=lane.guidance)
         return undelayed(tokens, self.coarse.cfg.channels, frames)
 
     def _coarse_valid(self, plan: Plan) -> tuple[Callable[[int], torch.Tensor], int]:
@@ -490,7 +497,8 @@ class HierarchicalGenerator:
                 if mix is not None:
                     context.preview(mix, self.codec.cfg.sample_rate)
 
-        return Lane(prefix, x, generator, forced, None, on_step)
+        guidance = row_guidance([family_of(name) for name in plan.names], request.guidance)
+        return Lane(prefix, x, generator, forced, None, on_step, guidance)
 
     def _forced_coarse(self, plan: Plan, rows: int) -> torch.Tensor | None:
         """The continued clip's coarse codes, forced on the 'mix' rows (stems have no codes

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -35,7 +36,13 @@ from engine.generator.conditions import (
 )
 from engine.generator.model import StageConfig, StageModel
 from engine.generator.patterns import delayed
-from engine.generator.sampling import SamplingOptions, guided, sample_causal
+from engine.generator.sampling import (
+    FAMILY_GUIDANCE,
+    SamplingOptions,
+    guided,
+    row_guidance,
+    sample_causal,
+)
 from engine.melody.tokens import VOCAB as MELODY_VOCAB
 from engine.models.transformer import Backbone, KVCache, sample_next, sample_with_shared_noise
 
@@ -291,6 +298,39 @@ def test_guided_is_the_cfg_formula() -> None:
     assert torch.allclose(guided(both, 3.0), u + 3.0 * (c - u))
     assert torch.equal(guided(both, 1.0), c)
     assert torch.allclose(guided(both, 0.0), u)
+
+
+def test_each_row_may_have_its_own_guidance_and_bass_is_capped() -> None:
+    g = torch.Generator().manual_seed(8)
+    c, u = torch.randn(3, 2, 5, generator=g), torch.randn(3, 2, 5, generator=g)
+    scales = torch.tensor([3.0, 2.0, 1.0])
+    rowwise = guided(torch.cat([c, u]), scales)
+    for row, scale in enumerate(scales.tolist()):
+        assert torch.allclose(rowwise[row], u[row] + scale * (c[row] - u[row]))
+    assert row_guidance(["drums", "keys"], 3.0) is None  # no capped family: the options' scale
+    capped = row_guidance(["drums", "bass", "mix"], 3.0)
+    assert capped is not None and capped.tolist() == [3.0, FAMILY_GUIDANCE["bass"], 3.0]
+    assert row_guidance(["bass"], 1.5) is None  # a cap never raises a producer's lower scale
+
+
+def test_a_row_guided_alone_draws_what_its_own_scale_draws() -> None:
+    """Per-row guidance changes only the capped rows: the other rows draw what a run at the
+    options' scale draws, the capped one what a run at its own scale draws."""
+    model = _model("coarse")
+    rows = 2
+    with torch.no_grad():
+        batch = _batch(model, 2 * rows)  # [conditional; unconditional] rows
+        prefix, x = model.conditions.prefix(batch), model.frame_inputs(batch, FRAMES)
+        options = SamplingOptions(guidance=3.0)
+
+        def run(scale: float, guidance: torch.Tensor | None = None) -> torch.Tensor:
+            return sample_causal(model, prefix, x, replace(options, guidance=scale),
+                                 torch.Generator().manual_seed(1), guidance=guidance)
+
+        mixed = run(3.0, torch.tensor([3.0, 1.5]))
+        assert torch.equal(mixed[0], run(3.0)[0])
+        assert torch.equal(mixed[1], run(1.5)[1])
+        assert not torch.equal(mixed[1], run(3.0)[1])
 
 
 @pytest.mark.parametrize("stage", ["semantic", "coarse"])
