@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from engine.data.lmms import ProjectResult
     from engine.data.modules import ModuleResult
     from engine.data.sources import Source
 
@@ -176,6 +177,54 @@ def cmd_prepare_modules(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare_lmms(args: argparse.Namespace) -> int:
+    """Render LMMS's demo projects track by track into multi-stem shards, or score the
+    track mapping."""
+    from engine.data.lmms import TRACKS_FILE, LmmsMissing, prepare_lmms, score_tracks
+    from engine.data.module_labels import LabelError, load_labels
+    from engine.data.modules import MIN_SECONDS, WINDOW_SECONDS
+
+    out: Path = args.out
+    if args.score is not None:
+        if not (out / TRACKS_FILE).is_file():
+            print(f"error: {out} holds no {TRACKS_FILE}: run 'stemloom data prepare-lmms "
+                  f"--out {out}' first", file=sys.stderr)
+            return 2
+        try:
+            scores = score_tracks(load_labels(args.score), out / TRACKS_FILE)
+        except (LabelError, OSError, KeyError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print("\n\n".join(s.table() for s in scores))
+        return 0
+    window = WINDOW_SECONDS if args.window is None else args.window
+    if not window >= MIN_SECONDS:
+        print(f"error: --window must be at least {MIN_SECONDS:g} seconds", file=sys.stderr)
+        return 2
+    if not args.projects.is_dir():
+        print(f"error: {args.projects} is not a folder (LMMS's demo projects come with "
+              "Debian's lmms-common: run scripts/install-system-deps)", file=sys.stderr)
+        return 2
+
+    def progress(r: ProjectResult) -> None:
+        families = ", ".join(f"{f} {len(t)}" for f, t in r.families.items())
+        detail = (f"{r.tracks} tracks, {r.seconds:.0f} s, residual {r.residual_db:.1f} dB, "
+                  f"{families}; {r.examples} examples, {r.split}, rendered in "
+                  f"{r.render_seconds:.0f} s" if r.status == "written" else r.why)
+        print(f"{r.path}: {r.status}" + (f": {detail}" if detail else ""), flush=True)
+
+    try:
+        results = prepare_lmms(args.projects, out, args.only or None, seed=args.seed,
+                               window_seconds=window, force=args.force, progress=progress)
+    except LmmsMissing as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{sum(r.status == 'written' for r in results)} projects written, "
+          f"{sum(r.status == 'already done' for r in results)} already done, "
+          f"{sum(r.status == 'skipped' for r in results)} skipped; corpus: {out}")
+    return 0
+
+
 def cmd_prepare_recordings(args: argparse.Namespace) -> int:
     """Decode, window, normalise and label fetched recordings into corpus shards."""
     from engine.data.recordings import PackageSummary, prepare
@@ -225,6 +274,51 @@ def cmd_label_eval(args: argparse.Namespace) -> int:
         args.rows.write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(json.dumps(summary, indent=1))
     return 0
+
+
+def cmd_prepare_fof(args: argparse.Namespace) -> int:
+    """Fetch the Frets on Fire songs if absent, write them as multi-stem shards and score the
+    labeller against their charts: 0 when every song was written or already done, 1 when a
+    song was skipped or a fetch failed, 2 for a refused request."""
+    from engine.data.fetch import FetchError, local_downloader
+    from engine.data.fof import FofError, SongResult, calibration, ensure_fetched, prepare_fof
+
+    data: Path = args.data if args.data is not None else _default_dest()
+    if args.from_debs is not None and not args.from_debs.is_dir():
+        print(f"error: {args.from_debs} is not a folder", file=sys.stderr)
+        return 2
+    download = local_downloader(args.from_debs) if args.from_debs is not None else None
+    try:
+        fetched = ensure_fetched(data, download=download)
+    except FetchError as error:  # apt-get or dpkg-deb missing
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for report in fetched:
+        print(f"{report.package}: {report.status}"
+              + (f": {report.error}" if report.error else f", {report.files} files"))
+
+    def progress(r: SongResult) -> None:
+        detail = (f"{r.seconds:.0f} s, bpm {r.bpm}, {r.meter}, delay {r.delay_ms:g} ms, "
+                  f"{r.examples} examples ({r.why})" if r.status == "written" else r.why)
+        print(f"{r.package} {Path(r.folder).name}: {r.status}"
+              + (f": {detail}" if detail else ""))
+
+    results = prepare_fof(data, args.out, seed=args.seed, force=args.force,
+                          progress=progress)
+    if not results:
+        print(f"error: {data} holds no Frets on Fire song", file=sys.stderr)
+        return 1
+    try:
+        _rows, summary = calibration(args.out)
+    except FofError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps({k: v for k, v in summary.items() if k != "per_song"}, indent=1))
+    skipped = [r for r in results if r.status == "skipped"]
+    print(f"{sum(r.status == 'written' for r in results)} songs written, "
+          f"{sum(r.status == 'already done' for r in results)} already done, "
+          f"{len(skipped)} skipped; corpus: {args.out}")
+    return 1 if skipped or any(r.status == "failed" for r in fetched) else 0
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -308,3 +402,43 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     modules.add_argument("--score", type=Path, metavar="LABELS",
                          help="only score the channel mapping of OUT against hand labels")
     modules.set_defaults(func=cmd_prepare_modules)
+
+    fof = commands.add_parser(
+        "prepare-fof", help="Frets on Fire songs into multi-stem shards with chart labels",
+        description="Fetch fretsonfire-songs-muldjord and -sectoid into DATA when absent, "
+                    "then write each song as 15 s multi-stem windows (guitar.ogg -> guitar, "
+                    "rhythm.ogg -> guitar or bass, song.ogg -> a 'backing' stem; mix.flac "
+                    "is exactly their sum) labelled with tempo, beats, downbeats and meter "
+                    "from notes.mid (shifted by song.ini's delay) and the key from the "
+                    "labeller; then score the labeller against the charts "
+                    "(OUT/fof-calibration.json). Done songs are skipped.")
+    fof.add_argument("--data", type=Path,
+                     help="the fetched data folder (default: as for 'data fetch')")
+    fof.add_argument("--out", type=Path, required=True, help="the corpus folder")
+    fof.add_argument("--from-debs", type=Path, metavar="DIR",
+                     help="take PACKAGE_*.deb from DIR instead of apt-get download")
+    fof.add_argument("--seed", type=int, default=0, help="split draw seed")
+    fof.add_argument("--force", action="store_true", help="redo songs already done")
+    fof.set_defaults(func=cmd_prepare_fof)
+
+    lmms = commands.add_parser(
+        "prepare-lmms", help="render LMMS's demo projects track by track into multi-stem "
+                             "corpus shards",
+        description="Render each LMMS project whole and track by track, headless (lmms "
+                    "render / rendertracks), map tracks to stem families (by track name, "
+                    "sample file, beat+bassline names, instrument plugin, then sound), sum "
+                    "each family into a stem and write 15 s windows as corpus examples with "
+                    "the project's tempo and meter (one shard per project; done shards are "
+                    "skipped). Needs lmms: scripts/install-system-deps.")
+    lmms.add_argument("--projects", type=Path, default=Path("/usr/share/lmms/projects"),
+                      help="folder of .mmp/.mmpz projects (default: lmms-common's)")
+    lmms.add_argument("--out", type=Path, required=True, help="the corpus folder")
+    lmms.add_argument("--only", action="append", metavar="TEXT",
+                      help="only projects whose path contains TEXT (repeatable)")
+    lmms.add_argument("--window", type=float, metavar="SECONDS",
+                      help="example length (default 15, as for recordings)")
+    lmms.add_argument("--seed", type=int, default=0, help="split draw seed")
+    lmms.add_argument("--force", action="store_true", help="redo projects already done")
+    lmms.add_argument("--score", type=Path, metavar="LABELS",
+                      help="only score the track mapping of OUT against hand labels")
+    lmms.set_defaults(func=cmd_prepare_lmms)
