@@ -136,8 +136,9 @@ class ModelSlot:
 
     @property
     def label(self) -> str:
-        """The model's name as reported to clients."""
-        return self._generator.name if self._generator else self.name
+        """The model's name as reported to clients: a model given as a path is named by its
+        last part until it loads (a client learns no folder of the engine's machine)."""
+        return self._generator.name if self._generator else Path(self.name).name or self.name
 
     @property
     def loaded(self) -> Generator | None:

@@ -176,6 +176,14 @@ def test_unknown_job_and_bad_melody_fail_cleanly(engine, tmp_path) -> None:
         assert client.hello().model_state == "ready"
 
 
+def test_hello_names_a_model_given_as_a_path_without_its_folder(tmp_path) -> None:
+    folder = tmp_path / "private-studio-folder"
+    with LocalEngine(tmp_path / "library", model=str(folder / "my-model")) as engine, \
+            _client(engine) as client:
+        hello = client.hello()
+    assert hello.model == "my-model" and hello.model_state != "ready"
+
+
 def test_a_restarted_engine_still_answers_for_finished_jobs(tmp_path) -> None:
     library = tmp_path / "library"
     with LocalEngine(library, model="random-tiny") as first, _client(first) as client:
