@@ -235,26 +235,23 @@ class HierarchicalGenerator:
             kept = self._kept_semantic(run.request, run.plan)
             if kept is not None:
                 semantic[n] = kept
-        sampled = [n for n in range(len(runs)) if n not in semantic]
-        if sampled:
-            lanes = [self._semantic_lane(runs[n].request, runs[n].plan, runs[n].generator,
-                                         runs[n].job.context) for n in sampled]
-            for n, lane in zip(sampled, lanes, strict=True):
-                lane.on_step = runs[n].watched(lane.on_step)
+        sampled, lanes = self._lanes(runs, [n for n in range(len(runs)) if n not in semantic],
+                                     outcomes, lambda run, _: self._semantic_lane(
+                                         run.request, run.plan, run.generator, run.job.context))
+        if lanes:
             drawn = sample_lanes(self.semantic, lanes, runs[0].options)
             for n, tokens in zip(sampled, drawn, strict=True):
                 if isinstance(tokens, Exception):
                     outcomes[n] = tokens
                 else:
                     semantic[n] = tokens[:, 0]
-        live = [n for n in range(len(runs)) if n not in outcomes]
+        live, lanes = self._lanes(runs, [n for n in range(len(runs)) if n not in outcomes],
+                                  outcomes, lambda run, n: self._coarse_lane(
+                                      run.request, run.plan, semantic[n], run.generator,
+                                      run.job.context))
         if not live:
             return [outcomes[n] for n in range(len(runs))]
         valid, frames = self._coarse_valid(runs[live[0]].plan)
-        lanes = [self._coarse_lane(runs[n].request, runs[n].plan, semantic[n],
-                                   runs[n].generator, runs[n].job.context) for n in live]
-        for n, lane in zip(live, lanes, strict=True):
-            lane.on_step = runs[n].watched(lane.on_step)
         coarse: dict[int, torch.Tensor] = {}
         for n, tokens in zip(live, sample_lanes(self.coarse, lanes, runs[0].options, valid),
                              strict=True):
@@ -268,6 +265,26 @@ class HierarchicalGenerator:
             except Exception as error:  # finishing is per job: its error is its own
                 outcomes[n] = runs[n].leave(error)
         return [outcomes[n] for n in range(len(runs))]
+
+    @staticmethod
+    def _lanes(runs: list[_Run], members: list[int],
+               outcomes: dict[int, GeneratedAudio | Exception],
+               lane_of: Callable[[_Run, int], Lane]) -> tuple[list[int], list[Lane]]:
+        """Each member run's lane for a stage, its step callback watched; a run whose inputs
+        cannot be built (its own bad input) leaves the batch with its error in ``outcomes``,
+        and the others go on. Returns the runs that have a lane and their lanes."""
+        built: list[int] = []
+        lanes: list[Lane] = []
+        for n in members:
+            try:
+                lane = lane_of(runs[n], n)
+            except Exception as error:
+                outcomes[n] = runs[n].leave(error)
+                continue
+            lane.on_step = runs[n].watched(lane.on_step)
+            built.append(n)
+            lanes.append(lane)
+        return built, lanes
 
     def _decode_batch(self, runs: list[_Run], coarse: dict[int, torch.Tensor],
                       outcomes: dict[int, GeneratedAudio | Exception]
@@ -339,6 +356,13 @@ class HierarchicalGenerator:
                                f"{', '.join(self.stems)}")
         frames = int(np.ceil(seconds * SEMANTIC_RATE))
         mulan, key, kept = self._style(request)
+        if kept is not None:
+            if kept.shape[-1] < frames:
+                raise RequestError(
+                    f"keep_from: the kept plan lasts {kept.shape[-1] / SEMANTIC_RATE:.2f} s and "
+                    f"this request needs {frames / SEMANTIC_RATE:.2f} s: ask for the tempo, bars "
+                    "and loop setting the plan was made with")
+            kept = kept[..., :frames]
         notes = request_melody(request)
         if key == cond.NULL_KEY and notes:
             # A tune given without a key: plan the accompaniment in the tune's key.

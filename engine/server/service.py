@@ -525,7 +525,10 @@ class EngineService:
                                        job.request.sample_rate, functools.partial(leave, job))))
         if generator is None or not work:
             return
-        results = render_all(generator, [w for _, w in work])
+        try:
+            results = render_all(generator, [w for _, w in work])
+        except Exception as error:  # the batch as a whole: every job not yet answered ends
+            results = [error] * len(work)
         for (job, _), result in zip(work, results, strict=True):
             if job.id in left:  # it has its answer and its files are gone
                 continue

@@ -116,6 +116,38 @@ def test_a_bad_request_fails_alone_and_other_lengths_run_apart(
     _assert_same(results[2], alone)
 
 
+def test_a_kept_plan_too_short_fails_its_own_job_alone(
+        generator: HierarchicalGenerator) -> None:
+    short = generator.generate(_request("dusty lo-fi drums and rhodes", ("drums", "bass"),
+                                        bars=1), 3, SECONDS / 2)
+    kept = _request("dusty lo-fi drums and rhodes", ("bass",), keep_plan=short.plan)
+    with pytest.raises(RequestError, match="keep_from"):
+        generator.generate(kept, 5, SECONDS)
+    results = generator.generate_batch([BatchJob(REQUESTS[0], 1, SECONDS),
+                                        BatchJob(kept, 5, SECONDS)])
+    assert isinstance(results[1], RequestError)
+    _assert_same(results[0], _alone(generator, REQUESTS[0], 1)[0])
+
+
+def test_a_job_whose_stage_inputs_fail_leaves_and_the_others_finish(
+        generator: HierarchicalGenerator, monkeypatch: pytest.MonkeyPatch) -> None:
+    build = generator._coarse_lane
+
+    def failing(request: GenerationRequest, *args: object) -> object:
+        if request.prompt == "bright synth pop":
+            raise ValueError("this job's inputs")
+        return build(request, *args)  # type: ignore[arg-type]
+
+    told: list[Exception] = []
+    jobs = [BatchJob(REQUESTS[0], 1, SECONDS), BatchJob(REQUESTS[1], 2, SECONDS,
+                                                        on_leave=told.append)]
+    monkeypatch.setattr(generator, "_coarse_lane", failing)
+    results = generator.generate_batch(jobs)
+    monkeypatch.undo()
+    assert isinstance(results[1], ValueError) and told == [results[1]]
+    _assert_same(results[0], _alone(generator, REQUESTS[0], 1)[0])
+
+
 def test_the_batch_key_tells_compatible_requests(generator: HierarchicalGenerator) -> None:
     key = generator.batch_key
     assert key(REQUESTS[0], SECONDS) == key(REQUESTS[1], SECONDS)

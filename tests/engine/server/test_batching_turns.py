@@ -55,3 +55,53 @@ def test_a_cap_of_one_or_an_unbatchable_key_takes_one_job() -> None:
     assert _ids(book.take_batch(4, lambda job: None, timeout=0)) == ["b0"]
     assert _ids(book.take_batch(4, _bars, timeout=0)) == ["a1"]
     assert book.take_batch(4, _bars, timeout=0) == []
+
+
+class _Sink:
+    """A client that keeps what the engine sends it."""
+
+    peer, host = "udp:127.0.0.1:1", "127.0.0.1"
+
+    def __init__(self) -> None:
+        self.got: list[object] = []
+
+    def send(self, message: object) -> None:
+        self.got.append(message)
+
+
+class _CrashingBatch:
+    """A generator whose batch fails as a whole after every job has started writing (an
+    out-of-memory at batch size N is one way; none can be provoked in the real model)."""
+
+    name = "crashing"
+
+    def batch_key(self, request: object, seconds: float) -> str:
+        return "same"
+
+    def generate_batch(self, jobs: list) -> list:
+        for job in jobs:
+            job.context.progress(0.1, "coarse")
+        raise RuntimeError("the whole batch")
+
+    def generate(self, *args: object, **kwargs: object) -> None:
+        raise AssertionError("a batch of two runs as a batch")
+
+
+def test_a_batch_that_fails_as_a_whole_fails_each_job_and_leaves_no_folder(tmp_path) -> None:
+    from bridge.messages import Fail
+    from engine.server.library import ClipLibrary
+    from engine.server.service import EngineService
+
+    root = tmp_path / "library"
+    service = EngineService("default", ClipLibrary(root), max_batch=4)
+    service.model._generator = _CrashingBatch()  # type: ignore[assignment]
+    service.model._loaded.set()
+    sinks = [_Sink(), _Sink()]
+    for n, sink in enumerate(sinks):
+        job = _job(f"t{n}", n)
+        job.subscribe(sink)  # type: ignore[arg-type]
+        service.book.submit(job)
+    service._work_on_next()
+    for sink in sinks:
+        assert isinstance(sink.got[-1], Fail) and sink.got[-1].code == "internal"
+    assert [p for p in root.iterdir() if not p.name.startswith(".")] == []
