@@ -295,7 +295,8 @@ class Generate(Request):
         check=_job_ref,
     )
     guidance: float = spec(
-        3.0, doc="Classifier-free guidance: how strongly to follow the prompt (1: off).",
+        3.0, doc="Classifier-free guidance: how strongly to follow the prompt (1: off); "
+        "bass stems are guided at most at 2 (stronger guidance made them gritty).",
         check=_between(1.0, limits.MAX_GUIDANCE),
     )
     temperature: float = spec(

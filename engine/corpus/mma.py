@@ -171,9 +171,12 @@ def run_mma(text: str, mma_dir: Path) -> mido.MidiFile:
     with tempfile.TemporaryDirectory(prefix="stemloom-mma-") as work:
         source, target = Path(work) / "song.mma", Path(work) / "song.mid"
         source.write_text(text, encoding="utf-8")
+        settings = Path(work) / "mmarc"  # empty: ~/.mmarc or /etc/mmarc must not change a song
+        settings.write_text("", encoding="utf-8")
         try:
-            result = subprocess.run([sys.executable, "-c", LAUNCHER, str(mma_dir), str(source),
-                                     "-f", str(target)], capture_output=True, text=True,
+            result = subprocess.run([sys.executable, "-c", LAUNCHER, str(mma_dir), "-i",
+                                     str(settings), str(source), "-f", str(target)],
+                                    capture_output=True, text=True,
                                     timeout=TIMEOUT_S, check=False, cwd=work)
         except subprocess.TimeoutExpired as err:
             raise MmaError(f"MMA ran over {TIMEOUT_S} s") from err

@@ -70,13 +70,19 @@ def evaluate(real: Path, corpora: dict[str, Path], cache: Path | None, seeds: tu
     degraded = degraded_sets(clips[SAME_SPLIT])
     skipped = {}
     candidates: dict[str, list] = {}
+    sources: dict[str, dict] = {"reference and real rows": {"path": str(real)}}
     for label, root in corpora.items():
         if (root / "manifest.json").is_file():
             candidates[label] = sets.corpus_clips(root, sets.split_rows(root, None), count,
                                                   seconds)
+            # The build seed says whether MuLan may have trained on these very examples
+            # (its card names the corpus seed it learned from): a row to read with care then.
+            build = read_manifest(root).get("build", {})
+            sources[label] = {"path": str(root), "build_seed": build.get("seed")}
         else:
             skipped[label] = f"no corpus at {root}"
     if cache is not None:
+        sources["generated"] = {"path": str(cache), "model": str(model or "shipped")}
         candidates["generated (shipped model)" if model is None else f"generated ({model})"] = (
             sets.generated_clips(cache, seeds, seconds, model, limit, render_missing))
     read_s = time.perf_counter() - started
@@ -92,7 +98,8 @@ def evaluate(real: Path, corpora: dict[str, Path], cache: Path | None, seeds: tu
     return {"clips_per_set": {label: len(group) for label, group in
                               {**clips, **degraded, **candidates}.items()},
             "seconds": seconds, "target_lufs": realism.TARGET_LUFS, "seeds": list(seeds),
-            "real": note, "skipped": skipped, "calibration_rows": [*real_rows, *degraded],
+            "real": note, "sources": sources, "skipped": skipped,
+            "calibration_rows": [*real_rows, *degraded],
             "comparison_rows": [*real_rows, *candidates], "table": table, "checks": checks,
             "wall_s": {"read_and_render": round(read_s, 1),
                        "total": round(time.perf_counter() - started, 1)}}
@@ -118,6 +125,8 @@ def format_table(report: dict) -> str:
                              f"{row['fd']:9.3f} {row['fd_mean']:9.3f}+-{row['fd_sd']:<7.3f} "
                              f"{row['kd']:9.4f} {row['kd_mean']:9.4f}+-{row['kd_sd']:.4f}")
         lines.append(f"  checks: {report['checks'][name]}")
+    for label, source in report.get("sources", {}).items():
+        lines.append(f"source {label}: " + ", ".join(f"{k} {v}" for k, v in source.items()))
     for label, why in report["skipped"].items():
         lines.append(f"skipped {label}: {why}")
     return "\n".join(lines)

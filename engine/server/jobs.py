@@ -17,7 +17,8 @@ the waiting jobs that ``take`` would give next whose batch key equals that job's
 (each turn's oldest job only, a served turn going to the back as ``take`` sends it): a turn
 whose oldest job does not fit is passed over and keeps its place, first for the next take. So
 a batch never holds two jobs of one turn while another turn's fitting job waits, and a job
-that does not fit waits for the batch running now, as it would wait for a single job.
+that does not fit waits for the whole batch running now, which lasts longer than one job
+(4 jobs about 3x one on a 2-core CPU); its queue position counts jobs, not batches.
 
 Every job has an owner (an opaque key the service derives from the client; see
 ``EngineService.owner_of``). Asked with an owner, the book answers only for that owner's jobs:

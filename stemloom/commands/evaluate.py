@@ -147,8 +147,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "the model's renders of the evaluation prompts (engine/generator/realism_report.py).")
     realism.add_argument("--real", type=Path, required=True,
                          help="real-recordings corpus ('stemloom data prepare-recordings')")
-    realism.add_argument("--v1", type=Path, required=True, help="corpus v1 renders")
-    realism.add_argument("--v2", type=Path, required=True, help="corpus v2 renders")
+    realism.add_argument("--v1", type=Path, help="corpus v1 renders (a row when given)")
+    realism.add_argument("--v2", type=Path, help="corpus v2 renders (a row when given)")
     realism.add_argument("--cache", type=Path, help="folder of the model's renders, made "
                          "there when missing (one folder per model); none: no generated row")
     realism.add_argument("--model", type=Path, help="generator folder (default: shipped)")
@@ -267,7 +267,8 @@ def _realism(args: argparse.Namespace) -> int:
               "--resamples positive", file=sys.stderr)
         return 2
     try:
-        report = evaluate(args.real, {"corpus v1 renders": args.v1, "corpus v2 renders": args.v2},
+        renders = {"corpus v1 renders": args.v1, "corpus v2 renders": args.v2}
+        report = evaluate(args.real, {name: path for name, path in renders.items() if path},
                           args.cache, args.seeds, args.clips, args.seconds, args.model,
                           args.resamples, render_missing=not args.cached_only)
     except (EvalSetError, ReservedSourceError, ValueError) as error:
