@@ -303,8 +303,12 @@ def cmd_prepare_fof(args: argparse.Namespace) -> int:
         print(f"{r.package} {Path(r.folder).name}: {r.status}"
               + (f": {detail}" if detail else ""))
 
-    results = prepare_fof(data, args.out, seed=args.seed, force=args.force,
-                          progress=progress)
+    try:
+        results = prepare_fof(data, args.out, seed=args.seed, force=args.force,
+                              progress=progress)
+    except FofError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if not results:
         print(f"error: {data} holds no Frets on Fire song", file=sys.stderr)
         return 1

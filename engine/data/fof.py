@@ -53,7 +53,7 @@ from engine.data.fetch import (
     fetch,
     read_manifest,
 )
-from engine.data.label_eval import auc, downbeat_f
+from engine.data.label_eval import auc, downbeat_f, separation
 from engine.data.labels import label
 from engine.data.modules import RATE, SILENT_DB, WINDOW_SECONDS, rms_db, windows
 from engine.data.stem_families import LOW_SHARE, sound_features
@@ -72,7 +72,10 @@ TEMPO_TOLERANCE = 0.04
 #: Tempo ratios (estimate / truth) the calibration names, nearest first within 4 %.
 RATIOS = {"x1": 1.0, "x2": 2.0, "x1/2": 0.5, "x3/2": 1.5, "x2/3": 2 / 3, "x3": 3.0,
           "x1/3": 1 / 3}
-THRESHOLDS = (0.2, 0.4, 0.5, 0.6)  # 0.5: the token cache's meter threshold
+THRESHOLDS = (0.2, 0.4, 0.5, 0.6)
+# The confidence of a meter the chart does not state (MIDI's default 4/4, bars from tick 0):
+# at the token cache's threshold, kept, but marked as not known.
+ASSUMED_METER = 0.5  # 0.5: the token cache's meter threshold
 
 
 class FofError(ValueError):
@@ -319,7 +322,8 @@ def write_examples(song: Song, base: dict, shard: Path,
                 "seconds": round((b - a) / RATE, 4), "frames": b - a, "window": number,
                 "key_name": estimate.key_name, "key_tonic": estimate.key_tonic,
                 "mode": estimate.mode,
-                "label_confidence": {"bpm": 1.0, "meter": 1.0,
+                "label_confidence": {"bpm": 1.0,
+                                     "meter": 1.0 if base["meter_stated"] else ASSUMED_METER,
                                      "key": round(estimate.key_confidence, 3)},
                 "labeller_estimate": estimate.to_meta(),
                 "stems": [{"name": n, "family": n, "files": song.sources[n]} for n in present]}
@@ -409,7 +413,16 @@ def prepare_fof(data: Path, out: Path, seed: int = 0,
                 fractions: tuple[float, float, float] = (0.9, 0.05, 0.05),
                 window_seconds: float = WINDOW_SECONDS, force: bool = False,
                 progress: Callable[[SongResult], None] | None = None) -> list[SongResult]:
-    """Turn the Frets on Fire songs of data folder `data` into corpus shards under `out`."""
+    """Turn the Frets on Fire songs of data folder `data` into corpus shards under `out`.
+    FofError when `out` was split with another seed or fractions (a song would land in two
+    splits)."""
+    settings = {"seed": seed, "fractions": list(fractions)}
+    manifest = out / "manifest.json"
+    if manifest.is_file():
+        before = json.loads(manifest.read_text()).get("fof", {})
+        if any(key in before and before[key] != value for key, value in settings.items()):
+            raise FofError(f"{out} was split with seed {before.get('seed')} and fractions "
+                           f"{before.get('fractions')}: use those, or another folder")
     out.mkdir(parents=True, exist_ok=True)
     earlier = _read_report(out / REPORT_FILE)
     results = []
@@ -455,7 +468,7 @@ def prepare_fof(data: Path, out: Path, seed: int = 0,
     report = [asdict(r) for r in results] + [r for f, r in earlier.items() if f not in seen]
     atomic_write_bytes(out / REPORT_FILE, json.dumps(report, indent=1).encode())
     write_manifest(out, {"fof": {"window_seconds": window_seconds, "rate": RATE,
-                                 "seed": seed}})
+                                 **settings}})
     return results
 
 
@@ -494,22 +507,13 @@ def calibration_row(meta: dict) -> dict:
            "meter_true": meta["meter"], "meter": estimate["meter"],
            "meter_confidence": confidence["meter"],
            "beat_f": downbeat_f(estimate["beats"], meta["beats"]),
-           "downbeat_f": downbeat_f(estimate["downbeats"], meta["downbeats"])}
+           "downbeat_f": downbeat_f(estimate["downbeats"], meta["downbeats"]),
+           "meter_stated": bool(meta.get("meter_stated", True))}
     # The bar grid the token cache would take from the labels (docs/data.md): tempo within
     # 4 %, the bar length right and the downbeats at F >= 0.5.
     row["grid_right"] = (row["ratio"] == "x1" and row["meter"] == row["meter_true"]
                          and row["downbeat_f"] >= 0.5)
     return row
-
-
-def _separation(scores: list[float], right: list[bool]) -> dict:
-    """AUC of a confidence for right against wrong, and accuracy above thresholds."""
-    out: dict = {"auc": None if (a := auc(scores, right)) is None else round(a, 3)}
-    for threshold in THRESHOLDS:
-        kept = [ok for s, ok in zip(scores, right, strict=True) if s >= threshold]
-        out[f">={threshold}"] = {"kept": len(kept), "accuracy":
-                                 round(float(np.mean(kept)), 3) if kept else None}
-    return out
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -521,20 +525,23 @@ def summarise(rows: list[dict]) -> dict:
     downbeat_ok = [r["downbeat_f"] >= 0.5 for r in rows]
     grid = [r["grid_right"] for r in rows]
     songs = sorted({r["song"] for r in rows})
+
+    def separated(confidence: str, right: list[bool]) -> dict:
+        return separation([r[confidence] for r in rows], right, THRESHOLDS)
+
     return {
         "windows": n, "songs": len(songs),
         "tempo_ratio": {name: ratios.count(name) for name in [*RATIOS, "other"]},
         "tempo_within_4pct": round(float(np.mean(tempo_right)), 3),
-        "tempo_confidence": _separation([r["bpm_confidence"] for r in rows], tempo_right),
+        "tempo_confidence": separated("bpm_confidence", tempo_right),
         "meter_accuracy": round(float(np.mean(meter_right)), 3),
-        "meter_confidence": _separation([r["meter_confidence"] for r in rows], meter_right),
+        "meter_confidence": separated("meter_confidence", meter_right),
         "beat_f_mean": round(float(np.mean([r["beat_f"] for r in rows])), 3),
         "downbeat_f_mean": round(float(np.mean([r["downbeat_f"] for r in rows])), 3),
         "downbeat_f_at_least_0.5": round(float(np.mean(downbeat_ok)), 3),
-        "downbeat_confidence": _separation([r["meter_confidence"] for r in rows],
-                                           downbeat_ok),
+        "downbeat_confidence": separated("meter_confidence", downbeat_ok),
         "grid_right": round(float(np.mean(grid)), 3),
-        "grid_meter_confidence": _separation([r["meter_confidence"] for r in rows], grid),
+        "grid_meter_confidence": separated("meter_confidence", grid),
         "grid_tempo_confidence": {"auc": None if (a := auc(
             [r["bpm_confidence"] for r in rows], grid)) is None else round(a, 3)},
         "per_song": {song: {
@@ -557,6 +564,12 @@ def calibration(out: Path) -> tuple[list[dict], dict]:
     if not rows:
         raise FofError(f"{out}: no Frets on Fire example to calibrate on")
     summary = summarise(rows)
+    # A chart without a time signature gets MIDI's 4/4 and bar lines from its first tick:
+    # an assumption, so its windows are also scored apart from those of stated meters.
+    for name, stated in (("meter_stated", True), ("meter_assumed", False)):
+        part = [r for r in rows if r["meter_stated"] is stated]
+        if part:
+            summary[name] = {k: v for k, v in summarise(part).items() if k != "per_song"}
     atomic_write_bytes(out / CALIBRATION_FILE,
                        json.dumps({"summary": summary, "rows": rows}, indent=1).encode())
     return rows, summary

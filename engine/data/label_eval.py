@@ -94,10 +94,12 @@ def auc(scores: list[float], right: list[bool]) -> float | None:
     return wins / (len(pos) * len(neg))
 
 
-def _separation(rows: list[dict], confidence: str, right: list[bool]) -> dict:
-    scores = [r[confidence] for r in rows]
+def separation(scores: list[float], right: list[bool],
+               thresholds: tuple[float, ...] = THRESHOLDS) -> dict:
+    """AUC of a confidence for right against wrong, and the accuracy kept at each of
+    ``thresholds``."""
     out: dict = {"auc": auc(scores, right)}
-    for threshold in THRESHOLDS:
+    for threshold in thresholds:
         kept = [ok for s, ok in zip(scores, right, strict=True) if s >= threshold]
         out[f">={threshold}"] = {"kept": len(kept),
                                  "accuracy": round(float(np.mean(kept)), 3) if kept else None}
@@ -113,21 +115,25 @@ def summarise(rows: list[dict]) -> dict:
     meter_right = [r["meter"] == r["meter_true"] for r in meter_rows]
     downbeat_ok = [r["downbeat_f"] >= 0.5 for r in meter_rows]
     audio_seconds = sum(r["seconds"] for r in rows)
+
+    def separated(part: list[dict], confidence: str, right: list[bool]) -> dict:
+        return separation([r[confidence] for r in part], right)
+
     return {
         "n": n,
         "tempo": {v: tempo.count(v) / n for v in ("right", "octave", "wrong")},
-        "tempo_confidence": _separation(rows, "bpm_confidence", [v == "right" for v in tempo]),
+        "tempo_confidence": separated(rows, "bpm_confidence", [v == "right" for v in tempo]),
         "meter_n": len(meter_rows),
         "meter_accuracy": float(np.mean(meter_right)) if meter_rows else None,
-        "meter_confidence": _separation(meter_rows, "meter_confidence", meter_right),
+        "meter_confidence": separated(meter_rows, "meter_confidence", meter_right),
         "downbeat_f_mean": float(np.mean([r["downbeat_f"] for r in meter_rows]))
         if meter_rows else None,
         "downbeat_f_sd": float(np.std([r["downbeat_f"] for r in meter_rows]))
         if meter_rows else None,
-        "downbeat_confidence": _separation(meter_rows, "meter_confidence", downbeat_ok),
+        "downbeat_confidence": separated(meter_rows, "meter_confidence", downbeat_ok),
         "key": {v: keys.count(v) / n
                 for v in ("right", "relative", "fifth", "parallel", "wrong")},
-        "key_confidence": _separation(rows, "key_confidence", [v == "right" for v in keys]),
+        "key_confidence": separated(rows, "key_confidence", [v == "right" for v in keys]),
         "speed_x_real_time": audio_seconds / max(sum(r["wall"] for r in rows), 1e-9),
     }
 

@@ -21,8 +21,10 @@ import soundfile
 
 from engine.corpus.shards import iter_examples, read_manifest
 from engine.data.fof import (
+    ASSUMED_METER,
     CALIBRATION_FILE,
     REPORT_FILE,
+    FofError,
     beat_grid,
     calibration,
     calibration_row,
@@ -61,12 +63,13 @@ def _clicks(times: list[float], pitch: float) -> np.ndarray:
     return np.stack([out, out]) * 0.3
 
 
-def _chart(broken: bool = False) -> bytes:
+def _chart(broken: bool = False, stated: bool = True) -> bytes:
     if broken:
         return b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0MTrk\x00\x00\x10\x00garbage"
     midi = mido.MidiFile(type=1, ticks_per_beat=TPB)
+    meter = [mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0)]
     conductor = mido.MidiTrack([
-        mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0),
+        *(meter if stated else []),
         mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(120), time=0),
         mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(150), time=8 * TPB)])
     notes = mido.MidiTrack([mido.MetaMessage("track_name", name="PART GUITAR")])
@@ -79,10 +82,11 @@ def _chart(broken: bool = False) -> bytes:
     return buffer.getvalue()
 
 
-def _song(rhythm: bool = False, guitar: bool = True, broken_chart: bool = False
-          ) -> dict[str, bytes]:
+def _song(rhythm: bool = False, guitar: bool = True, broken_chart: bool = False,
+          stated_meter: bool = True) -> dict[str, bytes]:
     """The files of one song folder."""
-    files = {"song.ogg": _ogg(_clicks(BEATS, 110.0)), "notes.mid": _chart(broken_chart),
+    files = {"song.ogg": _ogg(_clicks(BEATS, 110.0)),
+             "notes.mid": _chart(broken_chart, stated_meter),
              "song.ini": f"[song]\nname = Tiny\nartist = Tests\ndelay = {DELAY_MS}\n".encode()}
     if guitar:
         files["guitar.ogg"] = _ogg(_clicks([b + 0.25 for b in BEATS], 660.0))
@@ -93,7 +97,8 @@ def _song(rhythm: bool = False, guitar: bool = True, broken_chart: bool = False
 
 
 SONGS = {"plain": _song, "with_rhythm": lambda: _song(rhythm=True),
-         "no_guitar": lambda: _song(guitar=False), "bad_chart": lambda: _song(broken_chart=True)}
+         "no_guitar": lambda: _song(guitar=False), "bad_chart": lambda: _song(broken_chart=True),
+         "no_meter": lambda: _song(stated_meter=False)}
 
 
 def _folder(name: str) -> str:
@@ -118,7 +123,7 @@ def make_data(root: Path, songs: list[str]) -> Path:
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list]:
     root = tmp_path_factory.mktemp("fof")
-    data = make_data(root / "data", list(SONGS))
+    data = make_data(root / "data", [s for s in SONGS if s != "no_meter"])
     out = root / "corpus"
     return data, out, prepare_fof(data, out, window_seconds=5.0)
 
@@ -159,6 +164,8 @@ def test_examples_stems_and_labels(prepared: tuple[Path, Path, list]) -> None:
         assert np.array_equal(stems.astype(np.float32), example["mix.flac"])  # exact sum
         assert meta["source"] == "fof" and meta["licence"] == "Expat (MIT)"
         assert meta["label_confidence"]["bpm"] == 1.0 and meta["labels_from"]
+        # the fixture's chart states 4/4: a meter known, not assumed
+        assert meta["meter_stated"] and meta["label_confidence"]["meter"] == 1.0
         assert 0.0 <= meta["label_confidence"]["key"] <= 1.0
         assert meta["key_name"] == meta["labeller_estimate"]["key_name"]
     first, second = (examples[f"{Path(plain.shard).stem}-{i:03d}"]["json"] for i in (0, 1))
@@ -279,3 +286,24 @@ def test_cli_fetches_prepares_and_calibrates(tmp_path: Path) -> None:
     assert '"windows": 1' in first.stdout  # 12 s: one window (the default is 15 s)
     second = cli()
     assert "fetched" not in second.stdout and "plain: already done" in second.stdout
+
+
+def test_a_rerun_with_another_split_seed_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "corpus"
+    out.mkdir()
+    (out / "manifest.json").write_text(json.dumps({"fof": {"seed": 0,
+                                                           "fractions": [0.9, 0.05, 0.05]}}))
+    with pytest.raises(FofError, match="seed 0"):
+        prepare_fof(tmp_path / "no-data", out, seed=1)
+
+
+def test_a_chart_without_a_meter_is_labelled_as_assumed_and_scored_apart(
+        tmp_path: Path) -> None:
+    data = make_data(tmp_path / "data", ["no_meter"])
+    out = tmp_path / "corpus"
+    prepare_fof(data, out)
+    metas = [e["json"] for e in iter_examples(out, split=None)]
+    assert metas and all(not m["meter_stated"] and m["meter"] == "4/4" for m in metas)
+    assert {m["label_confidence"]["meter"] for m in metas} == {ASSUMED_METER}
+    _, summary = calibration(out)
+    assert summary["meter_assumed"]["windows"] == len(metas) and "meter_stated" not in summary
