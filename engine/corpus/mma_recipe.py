@@ -18,14 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from engine.corpus import mma
-from engine.corpus.composer import Song, Spec, compose, stream, to_midi
-from engine.corpus.example import package_example
+from engine.corpus.composer import Song, Spec, compose, stream
 from engine.corpus.instruments import INSTRUMENTS
-from engine.corpus.produced import Instruments, render_stem
-from engine.corpus.production import draw_production, master, process_stem
+from engine.corpus.produced import Instruments, produce
 from engine.corpus.real_melody import candidates, phrase_bank, place
-from engine.corpus.recipes import BANK_STREAM, PRODUCTION_STREAM, sample_spec_v2
-from engine.corpus.render import SAMPLE_RATE, balance
+from engine.corpus.recipes import sample_spec_v2
 from engine.corpus.song import METER_BEATS, Part, Section
 
 MMA_STREAM = 8  # after recipes.py's streams
@@ -143,27 +140,8 @@ def make_example_mma(seed: int, found: Instruments, sources: Sources, bits: int 
     """Arrange, render, produce and describe mma example `seed` (files and metadata as
     make_example_v2's, plus 'mma' (grooves, files, tracks per stem) and 'melody_source')."""
     song, extra = arrange(seed, sources)
-    spec = song.spec
-    midi = to_midi(song)
-    frames = round(spec.seconds * SAMPLE_RATE)
-    rng = stream(seed, BANK_STREAM)
-    dry, kinds = [], []
-    for part, track in zip(song.parts, midi.tracks[1:], strict=True):
-        audio, source = render_stem(part, track, midi.ticks_per_beat, spec.bpm, frames,
-                                    spec.genre, found, rng)
-        dry.append(audio)
-        kinds.append(source)
-    production = draw_production(spec.genre, [(p.family, p.pan, p.width, p.level_db)
-                                              for p in song.parts],
-                                 stream(seed, PRODUCTION_STREAM), found.hall_ir is not None)
-    wet = np.stack([process_stem(audio, chain, production.room, SAMPLE_RATE, found.hall_ir)
-                    for audio, chain in zip(dry, production.stems, strict=True)])
-    mastered, report = master(wet, production.bus, SAMPLE_RATE)
-    stems, mix = balance(mastered, bits, normalize=False)
     # The feel words of the captions must be the groove's, not the genre's: set them first.
-    meta, files = package_example(song, midi, stems, mix, bits, store_mix,
-                                  overrides={"feel": extra["feel"], "swing": extra["swing"]})
-    for stem, source in zip(meta["stems"], kinds, strict=True):
-        stem.update(source)
-    meta.update(extra, production=production.to_meta(), master=report)
+    meta, files = produce(song, seed, found, bits, store_mix,
+                          overrides={"feel": extra["feel"], "swing": extra["swing"]})
+    meta.update(extra)
     return meta, files

@@ -11,7 +11,7 @@ import mido
 import numpy as np
 
 from engine.corpus import banks, drumkits
-from engine.corpus.composer import compose, stream, to_midi
+from engine.corpus.composer import Song, compose, stream, to_midi
 from engine.corpus.example import package_example
 from engine.corpus.instruments import INSTRUMENTS
 from engine.corpus.production import draw_production, master, process_stem
@@ -87,7 +87,17 @@ def make_example_v2(seed: int, found: Instruments, bits: int = 16,
     'production' settings and what mastering measured ('master': lufs, peak_db, limiter_db).
     """
     spec, focus = sample_spec_v2(seed)
-    song = compose(spec)
+    meta, files = produce(compose(spec), seed, found, bits, store_mix)
+    meta.update(recipe="v2", focus=focus)
+    return meta, files
+
+
+def produce(song: Song, seed: int, found: Instruments, bits: int, store_mix: bool,
+            overrides: dict | None = None) -> tuple[dict, dict[str, bytes]]:
+    """Render a composed song's parts on the banks and kits, through a drawn production
+    chain and mastering, and package it (``package_example``; ``overrides``: its caption
+    facts). The metadata adds each stem's 'bank' or 'kit', 'production' and 'master'."""
+    spec = song.spec
     midi = to_midi(song)
     frames = round(spec.seconds * SAMPLE_RATE)
     rng = stream(seed, BANK_STREAM)
@@ -104,8 +114,8 @@ def make_example_v2(seed: int, found: Instruments, bits: int = 16,
                     for audio, chain in zip(dry, production.stems, strict=True)])
     mastered, report = master(wet, production.bus, SAMPLE_RATE)
     stems, mix = balance(mastered, bits, normalize=False)
-    meta, files = package_example(song, midi, stems, mix, bits, store_mix)
+    meta, files = package_example(song, midi, stems, mix, bits, store_mix, overrides=overrides)
     for stem, source in zip(meta["stems"], sources, strict=True):
         stem.update(source)
-    meta.update(recipe="v2", focus=focus, production=production.to_meta(), master=report)
+    meta.update(production=production.to_meta(), master=report)
     return meta, files
