@@ -103,7 +103,7 @@ def test_decoder_only_gradients_are_averaged_under_ddp(tmp_path: Path,
     config = tiny_config(tmp_path, tiny_corpus, "ddp", steps=1, extra=extra)
     torchrun = Path(sys.executable).with_name("torchrun")
     result = subprocess.run(
-        [str(torchrun), "--nproc_per_node", "2", str(Path(__file__).with_name(
+        [str(torchrun), "--standalone", "--nproc_per_node", "2", str(Path(__file__).with_name(
             "ddp_decoder_grads.py")), str(config)], cwd=ROOT,
         env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
         timeout=240)

@@ -62,7 +62,7 @@ def test_ddp_two_processes_on_gloo(tmp_path: Path, tiny_corpus: Path) -> None:
     torchrun = Path(sys.executable).with_name("torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
-        [str(torchrun), "--nproc_per_node", "2", "-m", "stemloom", "train", "codec",
+        [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "stemloom", "train", "codec",
          "--config", str(config)], cwd=ROOT, env=env, capture_output=True, text=True,
         timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
