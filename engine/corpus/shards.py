@@ -14,8 +14,10 @@ half-written shard, and a rebuild skips the shards already there.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import re
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +39,19 @@ def split_of(seed: int, index: int, fractions: tuple[float, float, float]) -> st
     if u < fractions[0]:
         return "train"
     return "validation" if u < fractions[0] + fractions[1] else "test"
+
+
+def source_key(source: str, shown: str) -> str:
+    """A short stable name for one imported source (a file, a song folder): ``shown`` made
+    safe and cut to 40 characters, and 6 hex digits of a hash of ``source``, its identity."""
+    safe = re.sub(r"[^A-Za-z0-9]+", "-", shown).strip("-")[:40]
+    return f"{safe}-{hashlib.sha256(source.encode()).hexdigest()[:6]}"
+
+
+def source_split(source: str, seed: int, fractions: tuple[float, float, float]) -> str:
+    """The split of everything cut from one imported source: a stable draw on its identity,
+    so a whole song, module or project lands in one split."""
+    return split_of(seed, int(hashlib.sha256(source.encode()).hexdigest()[:8], 16), fractions)
 
 
 class ShardWriter:

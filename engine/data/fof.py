@@ -31,9 +31,7 @@ OUT/fof-report.json holds the per-song report, OUT/fof-calibration.json the cali
 from __future__ import annotations
 
 import configparser
-import hashlib
 import json
-import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -44,7 +42,14 @@ import numpy as np
 from bridge.atomic import atomic_write_bytes
 from engine.corpus.flac import encode_flac
 from engine.corpus.render import balance
-from engine.corpus.shards import ShardWriter, read_index, shard_done, split_of, write_manifest
+from engine.corpus.shards import (
+    ShardWriter,
+    read_index,
+    shard_done,
+    source_key,
+    source_split,
+    write_manifest,
+)
 from engine.data.fetch import (
     STATE,
     Downloader,
@@ -372,17 +377,13 @@ def find_songs(data: Path) -> dict[str, list[dict]]:
 
 def song_key(package: str, folder: str) -> str:
     """A short stable name for a song: package and folder name, made safe."""
-    stem = re.sub(r"[^A-Za-z0-9]+", "-", PurePosixPath(folder).name).strip("-")[:40]
-    digest = hashlib.sha256(f"{package}/{folder}".encode()).hexdigest()[:6]
-    return f"{package}-{stem}-{digest}"
+    return f"{package}-{source_key(f'{package}/{folder}', PurePosixPath(folder).name)}"
 
 
 def song_split(package: str, folder: str, seed: int,
                fractions: tuple[float, float, float]) -> str:
     """The split of a whole song: a stable draw on its package and folder."""
-    index = int(hashlib.sha256(f"{package}/{folder}".encode()).hexdigest()[:8], 16)
-    split: str = split_of(seed, index, fractions)
-    return split
+    return source_split(f"{package}/{folder}", seed, fractions)
 
 
 def ensure_fetched(data: Path, packages: tuple[str, ...] = FOF_PACKAGES,

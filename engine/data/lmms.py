@@ -23,7 +23,6 @@ per-project report.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 import os
 import re
@@ -40,7 +39,13 @@ import numpy as np
 from bridge.atomic import atomic_write_bytes
 from engine.corpus.example import encode_flac
 from engine.corpus.render import balance
-from engine.corpus.shards import ShardWriter, shard_done, split_of, write_manifest
+from engine.corpus.shards import (
+    ShardWriter,
+    shard_done,
+    source_key,
+    split_of,
+    write_manifest,
+)
 from engine.data.fetch import sha256_of
 from engine.data.lmms_project import ProjectError, TrackInfo, project_tracks, read_xml
 from engine.data.module_labels import Score
@@ -385,8 +390,7 @@ def write_examples(analysis: Analysis, row: dict, shard: Path, split: str,
 
 def project_key(relative: str) -> str:
     """A short stable name for a project: its file name made safe, and a hash of its path."""
-    stem = re.sub(r"[^A-Za-z0-9]+", "-", Path(relative).stem).strip("-")[:40]
-    return f"{stem}-{hashlib.sha256(relative.encode()).hexdigest()[:6]}"
+    return source_key(relative, Path(relative).stem)
 
 
 def find_projects(folder: Path) -> list[str]:

@@ -18,9 +18,7 @@ appear only complete. OUT/module-channels.json holds every channel's evidence an
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -31,7 +29,13 @@ import numpy as np
 from bridge.atomic import atomic_write_bytes
 from engine.corpus.example import encode_flac
 from engine.corpus.render import balance
-from engine.corpus.shards import ShardWriter, shard_done, split_of, write_manifest
+from engine.corpus.shards import (
+    ShardWriter,
+    shard_done,
+    source_key,
+    source_split,
+    write_manifest,
+)
 from engine.data.fetch import read_manifest
 from engine.data.libxmp import AMPLIFICATION, SEPARATION, Module, ModuleError, ModuleInfo
 from engine.data.stem_families import channel_evidence, map_family
@@ -173,16 +177,7 @@ def _tempo_at(speeds: list[tuple[float, int, int]], start: float,
 
 def module_key(package: str, relative: str) -> str:
     """A short stable name for a module: package and file name, made safe."""
-    stem = re.sub(r"[^A-Za-z0-9]+", "-", Path(relative).stem).strip("-")[:40]
-    digest = hashlib.sha256(f"{package}/{relative}".encode()).hexdigest()[:6]
-    return f"{package}-{stem}-{digest}"
-
-
-def _split(package: str, relative: str, seed: int,
-           fractions: tuple[float, float, float]) -> str:
-    index = int(hashlib.sha256(f"{package}/{relative}".encode()).hexdigest()[:8], 16)
-    split: str = split_of(seed, index, fractions)
-    return split
+    return f"{package}-{source_key(f'{package}/{relative}', Path(relative).stem)}"
 
 
 def write_examples(analysis: Analysis, row: dict, shard: Path, split: str,
@@ -245,7 +240,7 @@ def prepare_modules(data: Path, out: Path, packages: list[str] | None = None, se
         if packages and package not in packages:
             continue
         key = module_key(package, relative)
-        split = _split(package, relative, seed, fractions)
+        split = source_split(f"{package}/{relative}", seed, fractions)
         shard = out / f"{PREFIX}{split}-{key}.tar"
         result = ModuleResult(package, relative, "already done", split=split, shard=shard.name)
         if shard_done(shard) and not force:
