@@ -13,7 +13,7 @@ import io
 import queue
 import tarfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -136,23 +136,38 @@ class BatchSource(Protocol):
 
 
 def prefetch(sampler: BatchSource, start: int, size: int, depth: int = 4
-             ) -> Iterator[np.ndarray]:
+             ) -> Generator[np.ndarray, None, None]:
     """Batches for steps start, start+1, ... made in a background thread (FLAC decoding
-    releases the GIL, so it overlaps the training step)."""
+    releases the GIL, so it overlaps the training step). Closing the generator stops and joins
+    the thread: a worker still decoding while the interpreter exits can abort the process."""
     q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand_over(item: object) -> None:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def work() -> None:
         step = start
         try:
-            while True:
-                q.put(sampler.batch(step, size))
+            while not stop.is_set():
+                hand_over(sampler.batch(step, size))
                 step += 1
         except Exception as error:  # handed to the consumer, which raises it
-            q.put(error)
+            hand_over(error)
 
-    threading.Thread(target=work, daemon=True).start()
-    while True:
-        item = q.get()
-        if isinstance(item, Exception):
-            raise item
-        yield item
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,10 +110,11 @@ class CodecTask:
         io.restore(_unwrap(model), state)
         return step
 
-    def batches(self, start_step: int) -> Iterator[torch.Tensor]:
+    def batches(self, start_step: int) -> Generator[torch.Tensor, None, None]:
         """Prefetched clip batches from start_step on."""
-        for batch in prefetch(self.sampler, start_step, self.config.train.batch_size):
-            yield torch.from_numpy(batch).to(self.env.device)
+        with closing(prefetch(self.sampler, start_step, self.config.train.batch_size)) as source:
+            for batch in source:
+                yield torch.from_numpy(batch).to(self.env.device)
 
     def levels(self, step: int) -> int:
         """Quantizer levels for `step`: all, or (dropout) 1..n_q - 1 drawn from (seed, step),

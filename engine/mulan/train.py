@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,7 +80,7 @@ class MulanTask:
         getattr(model, "module", model).load_state_dict(blob["state"])
         return int(blob["step"])
 
-    def batches(self, start_step: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(self, start_step: int) -> Generator[tuple[torch.Tensor, torch.Tensor], None, None]:
         """The batch of each step, drawn from (seed, step, rank): a resumed run sees the same."""
         step = start_step
         while True:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -51,8 +51,9 @@ class Task(Protocol):
     def init_from(self, model: nn.Module, path: Path) -> int:
         """Load exported weights to continue from; returns the step they were taken at."""
 
-    def batches(self, start_step: int) -> Iterator[Any]:
-        """This process's batches for steps start_step, start_step + 1, ..."""
+    def batches(self, start_step: int) -> Generator[Any, None, None]:
+        """This process's batches for steps start_step, start_step + 1, ... (closed by the
+        loop when it ends, so a prefetching thread stops before the process exits)."""
 
     def loss(self, model: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict]:
         """The loss of one step and scalar metrics to log."""
@@ -101,6 +102,7 @@ def run(stage: str, config_path: Path | str, overrides: dict[str, Any] | None = 
     budget is spent, always leaving a checkpoint of the last step.
     """
     env = distributed.setup()
+    batches: Generator[Any, None, None] | None = None
     try:
         cls = task_class(stage)
         config = load_config(cls.config_class, config_path, overrides)
@@ -173,4 +175,6 @@ def run(stage: str, config_path: Path | str, overrides: dict[str, Any] | None = 
             log.close()
         return record
     finally:
+        if batches is not None:
+            batches.close()
         distributed.teardown()
