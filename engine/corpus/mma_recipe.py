@@ -6,8 +6,8 @@ Stems: the spec's families. MMA's drum and bass tracks fill the drums and bass s
 pitched accompaniment track fills the stem of its program's family, or, when the spec has no
 such stem, the first accompaniment stem it has (keys, guitar, strings, pad). Every stem plays
 the spec's instrument for its family, so captions name what was rendered. MMA tracks with no
-stem to go to are dropped, and so are stems left without notes (a 6/8 song has no lead: no
-real phrase in 6/8 was found). Section B plays the groove's 'Plus' variant where there is one.
+stem to go to are dropped, and so are stems left without notes (a lead in a meter the
+phrase bank holds no phrase of). Section B plays the groove's 'Plus' variant where there is one.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ reserved packages. In each file of one time signature (4/4, 3/4 or 6/8), windows
 PHRASE_BARS bars from the first bar, stepping PHRASE_BARS, go through the picker the frozen
 real-tune set uses (bridge.midi_melody: the part named as a tune, else the highest
 single-voiced part that moves, never drums; chords drop to the top note) and the same gates
-(real_tunes_build.passes). Identical phrases are kept once. A phrase keeps its rhythm in beats;
+(real_tunes_build.passes). Identical phrases are kept once, and a phrase that shares a run of
+FROZEN_RUN steps (pitch interval and onset gap) with a tune of the frozen real-tune set
+(evals/real_tunes, for evaluation only) is left out. A phrase keeps its rhythm in beats;
 `place` transposes it to a song's key and loops or cuts it to the song's bars.
 """
 
@@ -14,15 +16,25 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 
 import mido
 
 from bridge.keys import NOTE_NAMES
-from bridge.midi_melody import TickNote, choose_part, chord_spread, polyphony, read_parts, skyline
+from bridge.midi_melody import (
+    TickNote,
+    choose_part,
+    chord_spread,
+    melody_line,
+    polyphony,
+    read_parts,
+    skyline,
+)
 from engine.corpus.song import METER_BEATS, Note
 from engine.corpus.theory import Key
 from engine.data.fetch import read_manifest
+from engine.generator.real_tunes import TUNES_DIR, load_tunes
 from engine.generator.real_tunes_build import passes
 from engine.generator.real_tunes_sources import bar_ticks
 from engine.melody.key import melody_key
@@ -30,6 +42,8 @@ from engine.melody.tokens import MelodyNote
 
 PHRASE_BARS = 4
 METERS = ("4/4", "3/4", "6/8")
+FROZEN_RUN = 8  # steps (9 notes): shorter runs are common figures (scales, arpeggios)
+GRID = 12  # onset gaps compared on a 1/12-beat grid: sixteenths and triplets alike
 
 
 @dataclass(frozen=True)
@@ -88,10 +102,41 @@ def file_phrases(midi: mido.MidiFile, package: str, path: str) -> list[Phrase]:
     return phrases
 
 
+def _runs(onsets: list[tuple[float, int]], lengths: range) -> set[tuple[tuple[int, int], ...]]:
+    """Every run of consecutive steps, of each of `lengths`, of a line given as (onset in
+    beats, pitch): each step the onset gap on the GRID and the interval, so key and octave
+    do not matter."""
+    steps = [(round((b - a) * GRID), q - p) for (a, p), (b, q) in pairwise(onsets)]
+    return {tuple(steps[i:i + n]) for n in lengths for i in range(len(steps) - n + 1)}
+
+
+@functools.lru_cache(maxsize=2)
+def frozen_runs(folder: Path = TUNES_DIR) -> frozenset[tuple[tuple[int, int], ...]]:
+    """The runs of every tune of the frozen real-tune set (its line read as the set reads
+    it); RealTunesError when the set is not as frozen."""
+    runs: set[tuple[tuple[int, int], ...]] = set()
+    for tune in load_tunes(folder):
+        midi = mido.MidiFile(tune.path)
+        found = melody_line(midi.tracks, midi.ticks_per_beat)
+        if found is not None:
+            runs |= _runs([(n.start / midi.ticks_per_beat, n.pitch) for n in found[1]],
+                          range(1, FROZEN_RUN + 1))
+    return frozenset(runs)
+
+
+def copies_frozen(phrase: Phrase, runs: frozenset[tuple[tuple[int, int], ...]]) -> bool:
+    """Whether the phrase shares a run of FROZEN_RUN steps with the frozen real-tune set (a
+    phrase of fewer steps: whether all of them are a run of a frozen tune)."""
+    length = min(FROZEN_RUN, len(phrase.notes) - 1)
+    return not runs.isdisjoint(_runs([(a, p) for a, _, p, _ in phrase.notes],
+                                     range(length, length + 1)))
+
+
 @functools.lru_cache(maxsize=4)
 def phrase_bank(midi_root: Path) -> tuple[Phrase, ...]:
-    """Every phrase of every MIDI file fetched under `midi_root`, duplicates dropped, in a
-    fixed order (by package, path and bar)."""
+    """Every phrase of every MIDI file fetched under `midi_root`, duplicates and phrases that
+    copy the frozen real-tune set dropped, in a fixed order (by package, path and bar)."""
+    frozen = frozen_runs()
     phrases, seen = [], set()
     rows = sorted((str(r["package"]), str(r["path"])) for r in read_manifest(midi_root)
                   if str(r["path"]).lower().endswith(".mid"))
@@ -103,7 +148,7 @@ def phrase_bank(midi_root: Path) -> tuple[Phrase, ...]:
         for phrase in file_phrases(midi, package, path):
             first = phrase.notes[0][2]
             shape = tuple((a, b, p - first) for a, b, p, _ in phrase.notes)
-            if (phrase.meter, shape) not in seen:
+            if (phrase.meter, shape) not in seen and not copies_frozen(phrase, frozen):
                 seen.add((phrase.meter, shape))
                 phrases.append(phrase)
     return tuple(phrases)

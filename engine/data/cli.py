@@ -177,6 +177,26 @@ def cmd_prepare_modules(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare_abc(args: argparse.Namespace) -> int:
+    """Turn the tunes of a fetched folder's .abc files into MIDI files the corpus reads."""
+    from engine.data.abc_tunes import AbcError, convert
+
+    if not (args.dest / "manifest.jsonl").is_file():
+        print(f"error: {args.dest} has no manifest.jsonl: run 'stemloom data fetch abcmidi "
+              f"--dest {args.dest}' first", file=sys.stderr)
+        return 2
+    try:
+        report = convert(args.dest)
+    except AbcError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for line in report.skipped:
+        print(f"skipped {line}")
+    print(json.dumps({"midi_files": sum(report.by_meter.values()), "by_meter": report.by_meter,
+                      "skipped": len(report.skipped)}))
+    return 0
+
+
 def cmd_prepare_lmms(args: argparse.Namespace) -> int:
     """Render LMMS's demo projects track by track into multi-stem shards, or score the
     track mapping."""
@@ -446,3 +466,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     lmms.add_argument("--score", type=Path, metavar="LABELS",
                       help="only score the track mapping of OUT against hand labels")
     lmms.set_defaults(func=cmd_prepare_lmms)
+
+    abc = commands.add_parser(
+        "prepare-abc", help="turn fetched ABC tunes into MIDI files for the melody bank",
+        description="Convert every tune (one per X: field) of the .abc files in a 'data "
+                    "fetch' folder's manifest, in 4/4, 3/4 or 6/8, into its own MIDI file "
+                    "with abc2midi (scripts/install-system-deps installs it), listed in the "
+                    "manifest with where it came from. Rerun after re-fetching.")
+    abc.add_argument("dest", type=Path, help="a 'stemloom data fetch' folder")
+    abc.set_defaults(func=cmd_prepare_abc)
