@@ -1,5 +1,6 @@
 """Reconstruction losses: multi-resolution log-mel, a phase-aware compressed complex STFT
-loss and time-domain L1. No adversarial terms (see the model card for why)."""
+loss, time-domain L1 and (optionally) spectral convergence as the evaluation measures it. No
+adversarial terms (see the model card for why)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 from torch import nn
 
 from engine.codec import spectral
+from engine.codec.metrics import RESOLUTIONS
 
 
 @dataclass
@@ -21,6 +23,9 @@ class LossConfig:
     complex: float = 1.0
     complex_n_fft: int = 1024
     l1: float = 1.0
+    # Spectral convergence at the evaluation's resolutions: linear magnitudes, so the loud
+    # low end the log-mel term compresses away counts as much as the measure counts it.
+    sc: float = 0.0
     commit: float = 0.25
 
 
@@ -37,6 +42,8 @@ class ReconstructionLoss(nn.Module):
             self.register_buffer(f"fb{n_fft}", spectral.mel_filterbank(sample_rate, n_fft, n_mels),
                                  persistent=False)
         self.register_buffer("cwin", spectral.hann(cfg.complex_n_fft), persistent=False)
+        for n_fft in RESOLUTIONS if cfg.sc else ():
+            self.register_buffer(f"scwin{n_fft}", spectral.hann(n_fft), persistent=False)
 
     def forward(self, y: torch.Tensor, x: torch.Tensor, commit: torch.Tensor
                 ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -58,6 +65,21 @@ class ReconstructionLoss(nn.Module):
         l1 = (y - x).abs().mean()
         c = self.cfg
         total = c.mel * mel + c.complex * complex_term + c.l1 * l1 + c.commit * commit
-        terms = {name: value.item() for name, value in
-                 (("mel", mel), ("complex", complex_term), ("l1", l1), ("commit", commit))}
-        return total, terms
+        named = [("mel", mel), ("complex", complex_term), ("l1", l1), ("commit", commit)]
+        if c.sc:
+            sc = self.spectral_convergence(y, x)
+            total = total + c.sc * sc
+            named.append(("sc", sc))
+        return total, {name: value.item() for name, value in named}
+
+    def spectral_convergence(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """||S_x - S_y||_F / ||S_x||_F of STFT magnitudes per row and resolution, averaged
+        (metrics.spectral_convergence's definition, differentiable; rows are (N, T))."""
+        values = []
+        for n_fft in RESOLUTIONS:
+            win = getattr(self, f"scwin{n_fft}")
+            my = spectral.stft(y, n_fft, n_fft // 4, win).abs()
+            mx = spectral.stft(x, n_fft, n_fft // 4, win).abs()
+            diff = torch.linalg.matrix_norm(mx - my)
+            values.append((diff / torch.linalg.matrix_norm(mx).clamp_min(1e-7)).mean())
+        return torch.stack(values).mean()
