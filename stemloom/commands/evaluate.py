@@ -339,6 +339,7 @@ def _sound(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         report["generated"] = generated_sound(load_default(args.model), reference, args.seeds,
-                                              args.limit, args.temperature)
+                                              args.limit, args.temperature,
+                                              corpus=report.get("corpus"))
     print(json.dumps(report, indent=1))
     return 0

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from engine.generator.finish import load_reference
 from engine.generator.pipeline import load_default
 from engine.generator.sound_eval import corpus_reference, generated_sound, write_reference
@@ -30,8 +32,10 @@ def test_the_corpus_reference_is_measured_per_family_and_stored(small_corpus: Pa
 
 def test_finishing_moves_generated_stems_toward_the_reference(small_corpus: Path,
                                                               tiny_generator: Path) -> None:
-    reference = corpus_reference(small_corpus, 3)["families"]
-    report = generated_sound(load_default(tiny_generator), reference, seeds=1, limit=1)
+    corpus = corpus_reference(small_corpus, 3)
+    reference = corpus["families"]
+    report = generated_sound(load_default(tiny_generator), reference, seeds=1, limit=1,
+                             corpus=corpus)
     assert report["renders"] == 1 and report["fits"]["decoded"]["of"] == 1
     for family, finished in report["finished"].items():
         if family == "mix" or family not in reference:
@@ -48,6 +52,14 @@ def test_finishing_moves_generated_stems_toward_the_reference(small_corpus: Path
     assert abs(report["finished"]["mix"]["loudness_lufs"] - target) <= abs(
         report["decoded"]["mix"]["loudness_lufs"] - target) + 0.5
     assert report["max_true_peak_dbtp"] <= -1.0 + 1e-3
+    # Three corpus examples are too few of any genre: each stem falls back to all genres.
+    matched = report["genre_matched"]["families"]
+    assert matched and set(matched) <= set(report["finished"])
+    for family, row in matched.items():
+        assert row["fallback"] == row["n"] == 1  # one render, one stem per family
+        assert row["matched"] == row["corpus"] == reference[family]["harmonic_share"]
+        assert row["gap_median"] == pytest.approx(
+            report["finished"][family]["harmonic_share"] - row["corpus"], abs=1e-3)
 
 
 def test_prompts_are_rendered_from_their_words_alone(tiny_generator: Path) -> None:
