@@ -60,7 +60,7 @@ def guided(logits: torch.Tensor, scale: float | torch.Tensor) -> torch.Tensor:
         return logits[: len(logits) // 2]
     conditional, unconditional = logits.chunk(2)
     if isinstance(scale, torch.Tensor):
-        scale = scale.to(logits.dtype).view(-1, *[1] * (logits.dim() - 1))
+        scale = scale.to(logits.device, logits.dtype).view(-1, *[1] * (logits.dim() - 1))
     return unconditional + scale * (conditional - unconditional)
 
 
