@@ -12,6 +12,10 @@ from torch import nn
 from engine.codec import spectral
 from engine.codec.metrics import RESOLUTIONS
 
+# A row whose STFT magnitudes average less than this is silent for the spectral-convergence
+# term (about -60 dB below a full-scale sine's).
+SILENT_BIN_MAGNITUDE = 1e-3
+
 
 @dataclass
 class LossConfig:
@@ -74,12 +78,18 @@ class ReconstructionLoss(nn.Module):
 
     def spectral_convergence(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """||S_x - S_y||_F / ||S_x||_F of STFT magnitudes per row and resolution, averaged
-        (metrics.spectral_convergence's definition, differentiable; rows are (N, T))."""
+        (metrics.spectral_convergence's definition, differentiable; rows are (N, T)). Rows
+        whose reference is silent (a hard-panned stem's empty channel) are left out: the
+        ratio has no scale there and would swamp the batch."""
         values = []
         for n_fft in RESOLUTIONS:
             win = getattr(self, f"scwin{n_fft}")
             my = spectral.stft(y, n_fft, n_fft // 4, win).abs()
             mx = spectral.stft(x, n_fft, n_fft // 4, win).abs()
             diff = torch.linalg.matrix_norm(mx - my)
-            values.append((diff / torch.linalg.matrix_norm(mx).clamp_min(1e-7)).mean())
+            norm = torch.linalg.matrix_norm(mx)
+            sounding = norm > SILENT_BIN_MAGNITUDE * mx[0].numel() ** 0.5
+            ratios = diff / norm.clamp_min(1e-7)
+            values.append(torch.where(sounding, ratios, 0.0).sum()
+                          / sounding.sum().clamp_min(1))
         return torch.stack(values).mean()

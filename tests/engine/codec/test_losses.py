@@ -38,3 +38,15 @@ def test_the_term_counts_in_the_total_only_when_weighted() -> None:
     assert float(with_total - plain_total) == pytest.approx(2.0 * weighted["sc"], rel=1e-4)
     same, _ = ReconstructionLoss(LossConfig(sc=1.0), RATE)(x, x, zero)
     assert float(same) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_silent_channel_does_not_swamp_the_term() -> None:
+    """A hard-panned stem's empty channel: the ratio has no scale there (it was 1.8e7)."""
+    loss = ReconstructionLoss(LossConfig(sc=1.0), RATE)
+    clean, _ = _pair(0)
+    clean[1] = 0.0
+    rng = np.random.default_rng(1)
+    near = clean + 1e-3 * rng.standard_normal(clean.shape).astype(np.float32)
+    term = float(loss.spectral_convergence(torch.from_numpy(near), torch.from_numpy(clean)))
+    sounding = spectral_convergence(clean[:1], near[:1])
+    assert term == pytest.approx(sounding, rel=1e-4) and term < 0.05
