@@ -29,7 +29,14 @@ from pathlib import Path
 
 import mido
 
-from engine.data.fetch import STATE, read_manifest, refresh_manifest, sha256_of
+from engine.data.fetch import (
+    ABC_STEP,
+    STATE,
+    read_manifest,
+    refresh_manifest,
+    sha256_of,
+    write_atomic,
+)
 from engine.generator.real_tunes_sources import (
     ABC2MIDI_FLAGS,
     ABC_METERS,
@@ -37,8 +44,6 @@ from engine.generator.real_tunes_sources import (
     bar_ticks,
     split_abc,
 )
-
-SUFFIX = "abc2midi"  # state files: .state/<package>.abc2midi.{rows.jsonl,done.json}
 
 
 class AbcError(RuntimeError):
@@ -51,6 +56,7 @@ class Converted:
 
     by_meter: dict[str, int] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    sources: int = 0  # .abc files listed in the manifest
 
 
 def find_abc2midi() -> Path:
@@ -63,9 +69,12 @@ def find_abc2midi() -> Path:
 
 
 def abc2midi_version(abc2midi: Path) -> str:
-    """abc2midi's version line ("4.84 January 20 2023")."""
-    done = subprocess.run([str(abc2midi), "-ver"], capture_output=True, text=True, check=False,
-                          timeout=30)
+    """abc2midi's version line ("4.84 January 20 2023"); AbcError when it does not run."""
+    try:
+        done = subprocess.run([str(abc2midi), "-ver"], capture_output=True, text=True,
+                              check=False, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise AbcError(f"{abc2midi} does not run ({error})") from error
     return done.stdout.strip().removesuffix("abc2midi").strip()
 
 
@@ -84,19 +93,21 @@ def on_the_bar(midi: mido.MidiFile, downbeat: int, meter: str) -> mido.MidiFile:
     return midi
 
 
-def tune_midi(abc2midi: Path, header: dict[str, str], body: str) -> mido.MidiFile | str:
-    """One tune as MIDI on the bar, or why not (a meter the corpus does not know, no key,
-    abc2midi could not read it, or its first bar is longer than a bar)."""
+def tune_midi(abc2midi: Path, header: dict[str, str], body: str
+              ) -> tuple[mido.MidiFile, str] | str:
+    """One tune as MIDI on the bar and its meter, or why not (a meter the corpus does not
+    know, abc2midi could not read it in time, or its first bar is longer than a bar)."""
     meter = ABC_METERS.get(header.get("M", "").replace(" ", ""))
     if meter is None:
         return f"meter {header.get('M', 'none')!r}"
-    if "K" not in header:
-        return "no K: field"
     with tempfile.TemporaryDirectory() as scratch:
-        converted = abc_to_midi(abc2midi, header, body, Path(scratch))
+        try:
+            converted = abc_to_midi(abc2midi, header, body, Path(scratch))
+        except subprocess.TimeoutExpired:
+            return "abc2midi took too long"
     if converted is None:
         return "abc2midi could not convert it (or its first bar is too long)"
-    return on_the_bar(converted[0], converted[1], meter)
+    return on_the_bar(converted[0], converted[1], meter), meter
 
 
 def convert(dest: Path, abc2midi: Path | None = None) -> Converted:
@@ -112,6 +123,7 @@ def convert(dest: Path, abc2midi: Path | None = None) -> Converted:
             continue
         package = str(row["package"])
         source = dest / path
+        report.sources += 1
         try:
             text = source.read_text(encoding="latin-1")  # ABC 2.1 allows any 8-bit text
         except OSError as error:
@@ -125,13 +137,13 @@ def convert(dest: Path, abc2midi: Path | None = None) -> Converted:
             if isinstance(made, str):
                 report.skipped.append(f"{path} {tune}: {made}")
                 continue
+            midi, meter = made
             target = folder / f"x{re.sub(r'[^0-9A-Za-z]', '_', header['X'])}.mid"
             if target.exists():
                 report.skipped.append(f"{path} {tune}: a second tune numbered X:{header['X']}")
                 continue
             folder.mkdir(exist_ok=True)
-            made.save(target)
-            meter = ABC_METERS[header["M"].replace(" ", "")]
+            midi.save(target)
             report.by_meter[meter] = report.by_meter.get(meter, 0) + 1
             rows.setdefault(package, []).append({
                 "path": target.relative_to(dest).as_posix(), "package": package,
@@ -140,15 +152,15 @@ def convert(dest: Path, abc2midi: Path | None = None) -> Converted:
                 "converted_from": {"path": path, "sha256": row.get("sha256"), "tune": tune,
                                    "converter": credit}})
     state = dest / STATE
-    for stale in state.glob(f"*.{SUFFIX}.*") if state.is_dir() else []:
-        stale.unlink()  # packages whose .abc files are gone keep no rows
+    state.mkdir(parents=True, exist_ok=True)
     for package, made_rows in rows.items():
-        state.mkdir(parents=True, exist_ok=True)
-        (state / f"{package}.{SUFFIX}.rows.jsonl").write_text(
-            "".join(json.dumps(r, sort_keys=True) + "\n" for r in made_rows), encoding="utf-8")
-        (state / f"{package}.{SUFFIX}.done.json").write_text(json.dumps(
-            {"package": package, "files": len(made_rows), "converter": credit}, indent=1) + "\n",
-            encoding="utf-8")
+        write_atomic(state / f"{package}.{ABC_STEP}.rows.jsonl",
+                     "".join(json.dumps(r, sort_keys=True) + "\n" for r in made_rows))
+        write_atomic(state / f"{package}.{ABC_STEP}.done.json", json.dumps(
+            {"package": package, "files": len(made_rows), "converter": credit}, indent=1) + "\n")
+    for stale in state.glob(f"*.{ABC_STEP}.*"):
+        if stale.name.split(f".{ABC_STEP}.")[0] not in rows:
+            stale.unlink()  # packages whose .abc files are gone keep no rows
     refresh_manifest(dest)
     return report
 

@@ -190,6 +190,10 @@ def cmd_prepare_abc(args: argparse.Namespace) -> int:
     except AbcError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if not report.sources:
+        print(f"error: the manifest of {args.dest} lists no .abc file: run 'stemloom data "
+              f"fetch abcmidi --dest {args.dest}' first", file=sys.stderr)
+        return 2
     for line in report.skipped:
         print(f"skipped {line}")
     print(json.dumps({"midi_files": sum(report.by_meter.values()), "by_meter": report.by_meter,

@@ -32,6 +32,9 @@ from engine.data.sources import Source
 
 MANIFEST = "manifest.jsonl"
 STATE = ".state"
+# Steps that add rows for files they derive from a package's (state/<package>.<step>.*).
+ABC_STEP = "abc2midi"
+DERIVED_STEPS = (ABC_STEP,)
 STAGING = ".staging"
 
 #: Caps on what one .pk3 may unpack to (a zip bomb stops here).
@@ -246,7 +249,11 @@ def fetch_package(source: Source, dest: Path, cache: Path, download: Downloader,
     rows_file = state / f"{package}.rows.jsonl"
     if marker.is_file() and (dest / package).is_dir() and not force:
         return PackageReport(package, "already complete")
-    for path in (marker, rows_file):
+    # A re-fetch replaces the package's folder, and with it the files later steps derived
+    # from it (prepare-abc's MIDI files): their rows go too.
+    derived = [state / f"{package}.{step}.{end}" for step in DERIVED_STEPS
+               for end in ("rows.jsonl", "done.json")]
+    for path in (marker, rows_file, *derived):
         path.unlink(missing_ok=True)
     cache.mkdir(parents=True, exist_ok=True)
     deb = download(package, cache)
@@ -297,8 +304,8 @@ def fetch_package(source: Source, dest: Path, cache: Path, download: Downloader,
     shutil.rmtree(staging, ignore_errors=True)
     _remove_if_empty(dest / STAGING)
     state.mkdir(parents=True, exist_ok=True)
-    _write_atomic(rows_file, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
-    _write_atomic(marker, json.dumps({
+    write_atomic(rows_file, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+    write_atomic(marker, json.dumps({
         "package": package, "version": version, "deb": deb.name, "deb_sha256": deb_sha,
         "files": len(rows), "licence": licence, "rejected": rejected}, indent=1) + "\n")
     return PackageReport(package, "fetched", files=len(rows),
@@ -320,7 +327,7 @@ def _remove_if_empty(folder: Path) -> None:
         folder.rmdir()
 
 
-def _write_atomic(path: Path, text: str) -> bool:
+def write_atomic(path: Path, text: str) -> bool:
     """Write text unless the file already holds it; True when written."""
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return False
@@ -343,7 +350,7 @@ def refresh_manifest(dest: Path) -> bool:
             lines += [ln for ln in rows.read_text(encoding="utf-8").splitlines() if ln]
     if not lines and not (dest / MANIFEST).exists():
         return False
-    return _write_atomic(dest / MANIFEST, "".join(ln + "\n" for ln in lines))
+    return write_atomic(dest / MANIFEST, "".join(ln + "\n" for ln in lines))
 
 
 def read_manifest(dest: Path) -> Iterator[dict[str, object]]:

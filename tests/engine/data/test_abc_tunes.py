@@ -15,6 +15,7 @@ import mido
 from engine.data.abc_tunes import convert, find_abc2midi
 from engine.data.fetch import fetch, local_downloader, read_manifest, sha256_of
 from engine.data.sources import Source
+from engine.generator.real_tunes_sources import ABC2MIDI_FLAGS
 from tests.engine.test_data_fetch import _build_deb
 
 PACKAGE = "abctunes"
@@ -75,7 +76,8 @@ def test_each_tune_becomes_a_midi_file_with_an_honest_row(tmp_path: Path) -> Non
         made = row["converted_from"]
         assert isinstance(made, dict)
         assert (made["path"], made["sha256"], made["tune"]) == (abc["path"], abc["sha256"], tune)
-        assert str(made["converter"]).startswith("abc2midi 4.")
+        assert str(made["converter"]).startswith("abc2midi ")
+        assert str(made["converter"]).endswith(" ".join(ABC2MIDI_FLAGS))
     midi = mido.MidiFile(dest / str(jig["path"]))
     signatures = {(m.numerator, m.denominator) for t in midi.tracks for m in t
                   if m.type == "time_signature"}
@@ -89,6 +91,18 @@ def test_each_tune_becomes_a_midi_file_with_an_honest_row(tmp_path: Path) -> Non
     assert (dest / "manifest.jsonl").read_text() == before  # a rerun changes nothing
 
 
+def test_a_refetch_drops_the_rows_of_the_files_it_replaced(tmp_path: Path) -> None:
+    dest = _fetched(tmp_path)
+    convert(dest)
+    source = Source(PACKAGE, "abc", "GPL-2+", ("*.abc",))
+    [report] = fetch([source], dest, tmp_path / "cache", local_downloader(tmp_path / "debs"),
+                     force=True)
+    assert report.status == "fetched"
+    paths = [str(r["path"]) for r in read_manifest(dest)]
+    assert paths == [f"{PACKAGE}/{ABC_PATH}"]  # the MIDI files went with the old folder
+    assert convert(dest).by_meter == {"6/8": 1, "4/4": 1}
+
+
 def test_the_command_line_says_what_is_missing(tmp_path: Path) -> None:
     def run(*args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "PATH": path if path is not None else os.environ["PATH"]}
@@ -100,6 +114,10 @@ def test_the_command_line_says_what_is_missing(tmp_path: Path) -> None:
     done = run(str(empty))
     assert done.returncode == 2 and "no manifest.jsonl" in done.stderr
     assert "Traceback" not in done.stderr
+    (empty / "manifest.jsonl").write_text("")
+    done = run(str(empty))
+    assert done.returncode == 2 and "lists no .abc file" in done.stderr
+    (empty / "manifest.jsonl").unlink()
     dest = _fetched(tmp_path)
     done = run(str(dest), path=str(empty))  # no abc2midi on this PATH
     assert done.returncode == 2 and "abc2midi is not installed" in done.stderr
