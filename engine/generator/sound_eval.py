@@ -53,8 +53,9 @@ TOLERANCE = 0.1  # issue #25's aim: tonal stems' harmonic share within 0.1 of th
 def corpus_reference(corpus: Path, count: int) -> dict[str, Any]:
     """Each stem family's median, quartiles and count of every measure over the first
     ``count`` corpus examples (all splits), and the same for their mixes; and each
-    family's medians and count per genre (``genres``, ``genre_stems``; examples without a
-    genre, such as imported modules, count only in the all-genre figures)."""
+    family's medians per genre and how many of its stems have a MATCHED_MEASURE
+    (``genres``, ``genre_stems``; examples without a genre, such as imported modules,
+    count only in the all-genre figures)."""
     from engine.corpus.shards import iter_examples
 
     rows: dict[str, list[dict[str, float]]] = defaultdict(list)
@@ -74,7 +75,8 @@ def corpus_reference(corpus: Path, count: int) -> dict[str, Any]:
     return {"examples": count, "families": family_medians(rows), "spread": _quartiles(rows),
             "stems": {family: len(found) for family, found in rows.items()},
             "genres": {genre: family_medians(found) for genre, found in sorted(by_genre.items())},
-            "genre_stems": {genre: {family: len(r) for family, r in sorted(found.items())}
+            "genre_stems": {genre: {family: sum(not np.isnan(row[MATCHED_MEASURE]) for row in r)
+                                    for family, r in sorted(found.items())}
                             for genre, found in sorted(by_genre.items())}}
 
 

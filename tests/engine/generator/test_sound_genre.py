@@ -30,11 +30,14 @@ def test_the_corpus_reference_keeps_each_genres_medians(small_corpus: Path) -> N
     reference = corpus_reference(small_corpus, 10)
     metas = [json.loads(e["json"]) if isinstance(e["json"], (str, bytes)) else e["json"]
              for e in iter_examples(small_corpus, None, shuffle_buffer=1, decode=False)]
-    # One mix per example, counted under its genre; every stem under exactly one genre.
-    assert {g: n["mix"] for g, n in reference["genre_stems"].items()} == {
-        g: sum(m["genre"] == g for m in metas) for g in {m["genre"] for m in metas}}
+    # Mixes and stems counted under their own genre, only those with a harmonic share (a
+    # clip too short to measure is not; the all-genre counts hold every stem).
+    examples = {g: sum(m["genre"] == g for m in metas) for g in {m["genre"] for m in metas}}
+    assert set(reference["genre_stems"]) == set(examples)
+    for genre, counts in reference["genre_stems"].items():
+        assert 0 < counts["mix"] <= examples[genre]
     for family, count in reference["stems"].items():
-        assert sum(n.get(family, 0) for n in reference["genre_stems"].values()) == count
+        assert 0 < sum(n.get(family, 0) for n in reference["genre_stems"].values()) <= count
     assert len(reference["genres"]) >= 2  # so the counts above were split between genres
     # A single example's genre medians are its own stems', the same as the all-genre ones.
     one = corpus_reference(small_corpus, 1)
