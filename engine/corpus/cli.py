@@ -13,7 +13,7 @@ from pathlib import Path
 DEFAULT_SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 V2_PACKAGES = ("musescore-general-soundfont csound-soundfont timgm6mb-soundfont opl3-soundfont "
                "hydrogen-drumkits hydrogen-data avldrums.lv2-soundfont guitarix-common")
-MMA_PACKAGES = "mma planetblupi-music-midi freedink-data"
+MMA_PACKAGES = "mma planetblupi-music-midi freedink-data abcmidi"
 
 
 def _fractions(text: str) -> tuple[float, float, float]:
@@ -34,7 +34,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         return 2
     if args.recipe == "mma" and args.midi is None:
         print(f"error: --recipe mma needs --midi DIR, the folder filled by\n"
-              f"  stemloom data fetch {MMA_PACKAGES} --dest DIR", file=sys.stderr)
+              f"  stemloom data fetch {MMA_PACKAGES} --dest DIR\n"
+              f"  stemloom data prepare-abc DIR", file=sys.stderr)
         return 2
     try:
         report = build(Path(args.out), examples=args.examples, hours=args.hours, seed=args.seed,
@@ -129,8 +130,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                             "production chain and mastering, more slow/swung/6/8/drumless; "
                             "mma: v2 with MMA grooves as accompaniment and real melodies")
     build.add_argument("--midi", type=Path,
-                       help="mma: the folder 'stemloom data fetch mma planetblupi-music-midi "
-                            "freedink-data --dest DIR' filled (MMA and the melodies' MIDI)")
+                       help=f"mma: the folder 'stemloom data fetch {MMA_PACKAGES} --dest DIR' "
+                            "and 'stemloom data prepare-abc DIR' filled (MMA and the melodies' "
+                            "MIDI)")
     build.add_argument("--instruments", type=Path,
                        help="v2: the folder 'stemloom data fetch ... --dest DIR' filled with the "
                             "banks and kits")
